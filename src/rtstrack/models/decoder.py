@@ -1,0 +1,145 @@
+"""The segmentation decoder D (pytracking ``RTSDecoder``/``LWTLDecoder``): a U-Net over backbone stages.
+
+Levels run deepest first (``layer4 -> layer1``); each one reduces the backbone features (TSE), mixes
+in the resized mask encoding, refines (RRB), applies channel attention with the coarser level (CAB)
+and refines again. The final upsampler produces one logit map at the input-crop resolution.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rtstrack.models.layers import resize_bilinear
+
+LEVEL_WIDTH_MULTIPLIER = {"layer1": 1, "layer2": 2, "layer3": 2, "layer4": 4}
+
+
+def _conv(in_ch: int, out_ch: int, k: int, bias: bool = True) -> nn.Conv2d:
+    return nn.Conv2d(in_ch, out_ch, k, padding=k // 2, bias=bias)
+
+
+class TSE(nn.Module):
+    """Target segmentation encoder: reduce features, concatenate the mask encoding, transform."""
+
+    def __init__(self, *, feat_ch: int, enc_ch: int, out_ch: int) -> None:
+        super().__init__()
+        mixed = out_ch + enc_ch
+        self.reduce = nn.Sequential(_conv(feat_ch, out_ch, 1), nn.ReLU(), _conv(out_ch, out_ch, 1))
+        self.transform = nn.Sequential(
+            _conv(mixed, mixed, 3), nn.ReLU(), _conv(mixed, mixed, 3), nn.ReLU(), _conv(mixed, out_ch, 3), nn.ReLU()
+        )
+
+    def forward(self, feat: torch.Tensor, enc: torch.Tensor, coarser: torch.Tensor | None):
+        h = self.reduce(feat)
+        pooled = F.adaptive_avg_pool2d(h, 1) if coarser is None else coarser
+        return self.transform(torch.cat([h, enc], dim=1)), pooled
+
+
+class RRB(nn.Module):
+    """Residual refinement block: ``u = conv1x1(x); relu(u + bblock(u))``."""
+
+    def __init__(self, *, ch: int, use_bn: bool = True) -> None:
+        super().__init__()
+        self.conv1x1 = _conv(ch, ch, 1)
+        mid: list[nn.Module] = [_conv(ch, ch, 3)]
+        if use_bn:
+            mid.append(nn.BatchNorm2d(ch))
+        mid += [nn.ReLU(), _conv(ch, ch, 3, bias=not use_bn)]
+        self.bblock = nn.Sequential(*mid)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.conv1x1(x)
+        return F.relu(u + self.bblock(u))
+
+
+class CAB(nn.Module):
+    """Channel attention block mixing a level with the coarser one."""
+
+    def __init__(self, *, ch: int, deepest: bool) -> None:
+        super().__init__()
+        self.deepest = deepest
+        self.convreluconv = nn.Sequential(_conv(2 * ch, ch, 1), nn.ReLU(), _conv(ch, ch, 1))
+
+    def forward(self, deeper: torch.Tensor, shallower: torch.Tensor) -> torch.Tensor:
+        deeper_pool = deeper if self.deepest else F.adaptive_avg_pool2d(deeper, 1)
+        pooled = torch.cat([F.adaptive_avg_pool2d(shallower, 1), deeper_pool], dim=1)
+        attended = shallower * torch.sigmoid(self.convreluconv(pooled))
+        return attended + resize_bilinear(deeper, shallower.shape[-2:])
+
+
+class Upsampler(nn.Module):
+    """x2 bicubic -> conv3x3 + ReLU -> bicubic to the crop size -> conv3x3 to one logit channel."""
+
+    def __init__(self, *, in_ch: int) -> None:
+        super().__init__()
+        self.conv1 = _conv(in_ch, in_ch // 2, 3)
+        self.conv2 = _conv(in_ch // 2, 1, 3)
+
+    def forward(self, x: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+        x = F.interpolate(x, (2 * x.shape[-2], 2 * x.shape[-1]), mode="bicubic", align_corners=False)
+        x = F.relu(self.conv1(x))
+        x = F.interpolate(x, tuple(image_size), mode="bicubic", align_corners=False)
+        return self.conv2(x)
+
+
+class SegmentationDecoder(nn.Module):
+    """U-Net decoder. Keys ``TSE.<L>``, ``RRB1.<L>``, ``CAB.<L>``, ``RRB2.<L>``, ``proj.<L>``, ``project``.
+
+    Args:
+        in_channels: channels of the mask encoding (16 for RTS, 32 for STA).
+        mdim: base width (64); level L has ``LEVEL_WIDTH_MULTIPLIER[L] * mdim`` channels.
+        feature_channels: backbone channels per level, deepest first, e.g.
+            ``{"layer4": 2048, "layer3": 1024, "layer2": 512, "layer1": 256}``.
+    """
+
+    def __init__(self, *, in_channels: int, mdim: int, feature_channels: dict[str, int], use_bn: bool = True) -> None:
+        super().__init__()
+        self.levels = list(feature_channels)
+        self.TSE = nn.ModuleDict()
+        self.RRB1 = nn.ModuleDict()
+        self.CAB = nn.ModuleDict()
+        self.RRB2 = nn.ModuleDict()
+        self.proj = nn.ModuleDict()
+        prev = None
+        for i, (level, feat_ch) in enumerate(feature_channels.items()):
+            ch = LEVEL_WIDTH_MULTIPLIER[level] * mdim
+            if prev is not None:
+                self.proj[level] = nn.Sequential(_conv(LEVEL_WIDTH_MULTIPLIER[prev] * mdim, ch, 1), nn.ReLU())
+            self.TSE[level] = TSE(feat_ch=feat_ch, enc_ch=in_channels, out_ch=ch)
+            self.RRB1[level] = RRB(ch=ch, use_bn=use_bn)
+            self.CAB[level] = CAB(ch=ch, deepest=i == 0)
+            self.RRB2[level] = RRB(ch=ch, use_bn=use_bn)
+            prev = level
+        self.project = Upsampler(in_ch=LEVEL_WIDTH_MULTIPLIER[prev] * mdim)
+
+    def forward(
+        self,
+        encoding: torch.Tensor,
+        features: dict[str, torch.Tensor],
+        image_size: tuple[int, int],
+        return_levels: bool = False,
+    ):
+        """Args:
+            encoding: ``(N, in_channels, h, w)`` fused mask encoding (any ``(..., C, h, w)`` is flattened).
+            features: backbone stages, each ``(N, C_L, H_L, W_L)``.
+            image_size: output ``(H, W)``.
+        Returns:
+            ``(N, 1, H, W)`` logits (and the per-level outputs if ``return_levels``).
+        """
+        encoding = encoding.reshape(-1, *encoding.shape[-3:])
+        x = None
+        levels = {}
+        for level in self.levels:
+            feat = features[level]
+            enc = resize_bilinear(encoding, feat.shape[-2:])
+            if x is not None:
+                x = self.proj[level](x)
+            h, pooled = self.TSE[level](feat, enc, x)
+            h = self.RRB1[level](h)
+            h = self.CAB[level](pooled, h)
+            x = self.RRB2[level](h)
+            levels[level] = x
+        out = self.project(x, image_size)
+        return (out, levels) if return_levels else out

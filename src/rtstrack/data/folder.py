@@ -5,10 +5,13 @@
     ROOT/<sequence>/frames/00001.jpg ...     frames, sorted naturally
     ROOT/<sequence>/groundtruth.txt          one ``x,y,w,h`` line per frame (0-based; ``nan`` = absent)
     ROOT/<sequence>/masks/00001.png ...      optional 8-bit masks, same stems as the frames
+    ROOT/sequences.json                      optional: {"sequences": [{"name": ..., "attributes": [...]}]}
+                                             gives each sequence its attribute flags
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -82,11 +85,18 @@ def read_folder_sequence(seq_dir: Path | str, dataset: str = "folder") -> Sequen
 
 
 class FolderDataset:
-    """All sequences below ``root`` in the generic layout, listed lazily (no image is read)."""
+    """All sequences below ``root`` in the generic layout, listed lazily (no image is read).
 
-    def __init__(self, root: Path | str, name: str = "folder") -> None:
+    Args:
+        root: the folder holding one sub-folder per sequence.
+        name: the dataset name stored in each Sequence.
+        split: accepted for a uniform reader signature; the folder is its own single split.
+    """
+
+    def __init__(self, root: Path | str, name: str = "folder", split: str | None = None) -> None:
         self.root = Path(root)
         self.name = name
+        self.split = split or "all"
         if not self.root.is_dir():
             raise DatasetError(f"dataset root {self.root} does not exist or is not a folder")
         self._dirs = sorted(
@@ -96,6 +106,7 @@ class FolderDataset:
             raise DatasetError(
                 f"{self.root}: no sequence folders found; expected <root>/<sequence>/frames/ and groundtruth.txt"
             )
+        self._attributes = _read_attributes(self.root / "sequences.json")
 
     def sequence_names(self) -> list[str]:
         return [d.name for d in self._dirs]
@@ -103,9 +114,34 @@ class FolderDataset:
     def __len__(self) -> int:
         return len(self._dirs)
 
-    def __getitem__(self, index: int) -> Sequence:
-        return read_folder_sequence(self._dirs[index], dataset=self.name)
+    def __getitem__(self, index: int | str) -> Sequence:
+        if isinstance(index, str):
+            return self.get_sequence(index)
+        seq = read_folder_sequence(self._dirs[index], dataset=self.name)
+        seq.attributes = {a: True for a in self._attributes.get(seq.name, [])}
+        return seq
+
+    def get_sequence(self, name: str) -> Sequence:
+        """The sequence called ``name`` (DatasetError if there is none)."""
+        names = self.sequence_names()
+        if name not in names:
+            raise DatasetError(f"{self.root} has no sequence {name!r}")
+        return self[names.index(name)]
 
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+    def __repr__(self) -> str:
+        return f"FolderDataset(root={str(self.root)!r}, sequences={len(self)})"
+
+
+def _read_attributes(path: Path) -> dict[str, list[str]]:
+    """``{sequence: [attribute, ...]}`` from an optional ``sequences.json``."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {s["name"]: [str(a) for a in s.get("attributes", [])] for s in data.get("sequences", [])}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DatasetError(f"{path}: expected {{'sequences': [{{'name': ..., 'attributes': [...]}}]}} ({exc})") from None

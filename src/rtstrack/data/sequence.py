@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -29,6 +30,8 @@ class Sequence:
         attributes: dataset-defined attribute flags (e.g. ``{"OCC": True}``).
         dataset: the dataset's name.
         extra: dataset-specific per-frame data (e.g. LaSOT visibility), as numpy arrays.
+        mask_reader: optional picklable callable ``index -> (H, W) uint8 array or None`` for datasets
+            whose masks are not image files (VOT's RLE masks); when set, ``read_mask`` uses it.
     """
 
     name: str
@@ -39,9 +42,15 @@ class Sequence:
     attributes: dict[str, bool] = field(default_factory=dict)
     dataset: str = ""
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    mask_reader: Callable[[int], np.ndarray | None] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    @property
+    def has_masks(self) -> bool:
+        """True when at least some frames have a ground-truth mask."""
+        return self.mask_reader is not None or (self.masks is not None and any(m is not None for m in self.masks))
 
     @property
     def init_box(self) -> tuple[float, float, float, float]:
@@ -61,6 +70,8 @@ class Sequence:
 
         Binary masks come back as 0/1; indexed masks keep their object ids.
         """
+        if self.mask_reader is not None:
+            return self.mask_reader(index)
         if self.masks is None or self.masks[index] is None:
             return None
         path = self.masks[index]

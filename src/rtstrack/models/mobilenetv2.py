@@ -150,7 +150,7 @@ class SameConv2d(nn.Conv2d):
             if top or bottom or left or right:
                 x = F.pad(x, (left, right, top, bottom))
         x = super().forward(x)
-        return F.relu6(x) if self.relu6 else x
+        return F.relu6(x, inplace=True) if self.relu6 else x
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", same_padding=True, relu6={self.relu6}"
@@ -201,6 +201,9 @@ class MobileNetV2Backbone(nn.Module):
             1001-way linear classifier) and return its ``logits``; used to validate the weights.
         normalization: input scaling, ``(x - offset) * scale``; the default matches the
             converted TFLite weights, change it only with weights trained for another one.
+        channels_last: compute in NHWC memory format (``torch.channels_last``), which oneDNN's
+            depthwise convolutions run 10-30 % faster on CPU; the returned features are
+            ordinary contiguous NCHW tensors either way.
 
     ``forward(x)`` takes ``(N, 3, H, W)`` float RGB in ``[0, 255]`` and returns
     ``{"layer1": (N, 24, H/4, W/4), "layer2": (N, 32, H/8, W/8), "layer3": (N, 96, H/16, W/16),
@@ -212,9 +215,11 @@ class MobileNetV2Backbone(nn.Module):
         *,
         with_head: bool = False,
         normalization: InputNormalization = InputNormalization(),
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         self.with_head = with_head
+        self.channels_last = channels_last
         self.register_buffer(
             "input_offset", torch.tensor(normalization.offset).view(1, 1, 1, 1), persistent=False
         )
@@ -232,6 +237,9 @@ class MobileNetV2Backbone(nn.Module):
         if with_head:
             self.head_conv = SameConv2d(channels, HEAD_CHANNELS, kernel_size=1)
             self.classifier = nn.Linear(HEAD_CHANNELS, NUM_CLASSES)
+        if channels_last:
+            # parameters keep this layout through load_state_dict (an in-place copy) and .to()
+            self.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         if x.dim() != 4 or x.shape[1] != 3:
@@ -240,12 +248,15 @@ class MobileNetV2Backbone(nn.Module):
                 f"got shape {tuple(x.shape)}"
             )
         x = (x - self.input_offset) * self.input_scale
-        out: dict[str, Tensor] = {}
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        feats: dict[str, Tensor] = {}
         x = self.stem(x)
-        x = out["layer1"] = self.layer1(x)
-        x = out["layer2"] = self.layer2(x)
-        x = out["layer3"] = self.layer3(x)
-        x = out["layer4"] = self.layer4(x)
+        x = feats["layer1"] = self.layer1(x)
+        x = feats["layer2"] = self.layer2(x)
+        x = feats["layer3"] = self.layer3(x)
+        x = feats["layer4"] = self.layer4(x)
+        out = {name: feat.contiguous() for name, feat in feats.items()}
         if self.head_conv is not None and self.classifier is not None:
             pooled = self.head_conv(x).mean(dim=(2, 3))
             out["logits"] = self.classifier(pooled)

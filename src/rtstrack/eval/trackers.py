@@ -1,0 +1,146 @@
+"""Which tracker an evaluation runs, described by a small picklable spec.
+
+* ``TrackerSpec(factory="package.module:callable")``: any zero-argument callable returning an
+  object with ``init(frame, box=None, mask=None)`` and ``track(frame)`` (ours, a peer, a test
+  double). This is how third-party trackers are evaluated.
+* ``TrackerSpec(weights="rts50.pth", sta="sta.pth.tar", device="cpu")``:
+  ``rtstrack.tracker.Tracker.from_checkpoint(weights, sta=sta, device=device)``.
+* ``TrackerSpec()``: ``rtstrack.tracker.Tracker.from_pretrained()`` (the packaged default model).
+
+Each worker process builds its tracker from the spec; :func:`new_tracker` returns a fresh tracker
+per sequence (and per object in VOS), copying a cached prototype so that weights load once.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from rtstrack.errors import InputError
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """How to build the evaluated tracker.
+
+    Attributes:
+        factory: ``"package.module:callable"``; when set, weights/sta/device are ignored.
+        weights: checkpoint for ``Tracker.from_checkpoint``.
+        sta: STA checkpoint (optional with the project's own weights file).
+        device: torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``); None lets the tracker choose.
+    """
+
+    factory: str | None = None
+    weights: str | None = None
+    sta: str | None = None
+    device: str | None = None
+
+    def describe(self) -> str:
+        if self.factory:
+            return self.factory
+        if self.weights:
+            return f"rtstrack.Tracker.from_checkpoint({self.weights!r}, sta={self.sta!r})"
+        return "rtstrack.Tracker.from_pretrained()"
+
+
+def load_factory(path: str) -> Callable[[], Any]:
+    """Import ``"package.module:callable"`` (``"package.module.callable"`` also works)."""
+    module, sep, attr = path.partition(":")
+    if not sep:
+        module, _, attr = path.rpartition(".")
+    if not module or not attr:
+        raise InputError(f"--tracker expects 'package.module:factory', got {path!r}")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise InputError(f"--tracker {path!r}: cannot import module {module!r} ({exc})") from exc
+    try:
+        obj = getattr(mod, attr)
+    except AttributeError:
+        raise InputError(f"--tracker {path!r}: module {module!r} has no attribute {attr!r}") from None
+    if not callable(obj):
+        raise InputError(f"--tracker {path!r}: {attr!r} is not callable")
+    return obj
+
+
+def _build(spec: TrackerSpec) -> Any:
+    if spec.factory:
+        tracker = load_factory(spec.factory)()
+    else:
+        from rtstrack.tracker import Tracker  # imported lazily: heavy, and optional for other trackers
+
+        if spec.weights:
+            tracker = Tracker.from_checkpoint(spec.weights, sta=spec.sta, device=spec.device)
+        else:
+            tracker = Tracker.from_pretrained()
+    for method in ("init", "track"):
+        if not callable(getattr(tracker, method, None)):
+            raise InputError(f"tracker built by {spec.describe()} has no {method}() method")
+    return tracker
+
+
+_PROTOTYPES: dict[TrackerSpec, Any] = {}
+
+
+def new_tracker(spec: TrackerSpec) -> Any:
+    """A fresh tracker for one sequence/object.
+
+    Our own tracker is deep-copied from a per-process prototype (weights load once); other
+    trackers are built by calling their factory again, which is the only safe way for objects
+    such as OpenCV trackers.
+    """
+    if spec.factory:
+        return _build(spec)
+    if spec not in _PROTOTYPES:
+        _PROTOTYPES[spec] = _build(spec)
+    try:
+        return copy.deepcopy(_PROTOTYPES[spec])
+    except (TypeError, copy.Error):
+        return _build(spec)
+
+
+@dataclass
+class Output:
+    """A tracker's per-frame output, normalised: box floats, optional bool mask, score."""
+
+    box: np.ndarray
+    mask: np.ndarray | None
+    score: float
+
+
+def normalize_output(result: Any, fallback_box: np.ndarray | None = None) -> Output:
+    """Accept a FrameResult-like object, a dict (``box``/``target_bbox``, ``mask``), or a box.
+
+    ``None`` (a tracker whose ``init`` returns nothing) gives ``fallback_box``.
+    """
+    mask = None
+    score = float("nan")
+    if result is None:
+        if fallback_box is None:
+            raise InputError("the tracker returned None for a tracked frame; expected a result with a box")
+        return Output(np.asarray(fallback_box, dtype=np.float64), None, score)
+    if isinstance(result, dict):
+        box = result.get("box", result.get("target_bbox"))
+        mask = result.get("mask", result.get("segmentation"))
+        score = float(result.get("score", score))
+    elif hasattr(result, "box"):
+        box = result.box
+        mask = getattr(result, "mask", None)
+        score = float(getattr(result, "score", score) if getattr(result, "score", None) is not None else score)
+    else:
+        box = result
+    if box is None and mask is not None:
+        from rtstrack.data.base import mask_box
+
+        box = mask_box(np.asarray(mask))
+    try:
+        box = np.asarray(box, dtype=np.float64).reshape(4)
+    except (TypeError, ValueError):
+        raise InputError(f"tracker output {type(result).__name__} has no usable (x, y, w, h) box: {box!r}") from None
+    if mask is not None:
+        mask = np.asarray(mask).astype(bool)
+    return Output(box, mask, score)

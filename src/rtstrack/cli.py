@@ -1,0 +1,493 @@
+"""The ``rtstrack`` command line.
+
+Each subcommand lives in one ``add_<name>_command(subparsers)`` function that declares its
+options and sets ``handler`` (a function ``(args) -> int`` returning the exit code).
+:func:`build_parser` registers them, one call each; to add a command, write such a function and
+call it there.
+
+Exit codes: 0 success, 1 error (bad input, tracker or write failure; results so far are kept),
+2 wrong usage (unknown option, missing value), 130 interrupted by Ctrl-C (results so far are kept).
+Errors are printed as one ``rtstrack: error: ...`` line on stderr, without traceback (``--debug``
+shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rtstrack import __version__
+from rtstrack.errors import InputError, RTSTrackError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+DEVICES = ("auto", "cpu", "cuda")
+WEIGHTS_HINT = "--weights rts50.pth --sta sta.pth.tar"
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line: ``rtstrack track: error: ... (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30, width=100)
+
+
+class _AppendPrompt(argparse.Action):
+    """``--box`` and ``--mask`` share one ordered list: object ``k`` is the ``k``-th prompt given."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+        prompts = list(getattr(namespace, self.dest, None) or [])
+        prompts.append((self.const, values))
+        setattr(namespace, self.dest, prompts)
+
+
+# ----------------------------------------------------------------------------------------------
+# rtstrack track
+# ----------------------------------------------------------------------------------------------
+
+TRACK_DESCRIPTION = """\
+Track one or several objects through a video and write, in --out DIR:
+  boxes.txt         one 'x,y,w,h' line per frame (floats, 0-based pixels, top-left corner;
+                    'nan,nan,nan,nan' for a frame that could not be decoded)
+  masks/00001.png   one 8-bit mask per frame, 0 = background, 255 = target (numbered from 1)
+  overlay.mp4       the frames with the mask tinted and the box drawn
+  summary.json      frames, frames/s, model, device, timings, unreadable frames, status
+With several objects, boxes.txt and masks/ go in DIR/obj1/, DIR/obj2/, ... (one per --box/--mask,
+in the order given) and overlay.mp4 shows them all.
+
+SOURCE is a video file (mp4, avi, mov, mkv, ...), a folder of images (sorted naturally, so
+frame2 comes before frame10; a folder with a frames/ sub-folder works too), a camera index
+(0, 1, ...) or a stream URL (rtsp://, http://, ...). Frames are read one at a time, so long
+videos do not fill the memory. Results are flushed after every frame: Ctrl-C stops cleanly and
+keeps them (a second Ctrl-C stops at once)."""
+
+TRACK_EPILOG = """\
+examples:
+  # the bundled demo clip (DAVIS blackswan), then open runs/demo/overlay.mp4
+  rtstrack track --demo --out runs/demo --weights rts50.pth --sta sta.pth.tar
+
+  # a video file and a box x,y,w,h around the target on the first frame
+  rtstrack track clip.mp4 --box 127,73,383,312 --out runs/clip --weights rts50.pth --sta sta.pth.tar
+
+  # a folder of frames, starting from a mask, on the GPU, also in the pytracking/GOT-10k formats
+  rtstrack track frames/ --mask first_mask.png --out runs/seq --device cuda --format pytracking,got10k
+
+  # two objects, boxes only (no masks, no video), skipping frames that cannot be decoded
+  rtstrack track clip.mp4 --box 10,20,50,80 --box 300,40,60,60 --out runs/two --no-masks --no-video
+
+  # a webcam for at most 300 frames, or an RTSP camera
+  rtstrack track 0 --box 200,150,120,120 --out runs/cam --max-frames 300
+  rtstrack track rtsp://192.168.1.10/stream --box 200,150,120,120 --out runs/cam
+
+  # any tracker with the init/track API (see docs/cli.md)
+  rtstrack track clip.mp4 --box 10,20,50,80 --out runs/mine --tracker mypackage.trackers:make_tracker
+
+A box whose first number is negative needs '=': --box=-5,10,40,40.
+exit codes: 0 ok, 1 error (results so far kept), 2 wrong usage, 130 interrupted (results kept)."""
+
+
+def add_track_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``rtstrack track``."""
+    p = subparsers.add_parser(
+        "track",
+        help="track objects through a video, image folder, camera or stream",
+        description=TRACK_DESCRIPTION,
+        epilog=TRACK_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument(
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help="video file, folder of images, camera index (0, 1, ...) or stream URL (rtsp://, http://, ...)",
+    )
+    what = p.add_argument_group("what to track (give one per object; the order sets obj1, obj2, ...)")
+    what.add_argument(
+        "--box",
+        dest="prompts",
+        action=_AppendPrompt,
+        const="box",
+        metavar="X,Y,W,H",
+        help="target box on the first frame: top-left corner x,y and width,height in pixels "
+        "(0-based), e.g. --box 127,73,383,312; or a text file whose first line is x,y,w,h. Repeat for "
+        "several objects",
+    )
+    what.add_argument(
+        "--mask",
+        dest="prompts",
+        action=_AppendPrompt,
+        const="mask",
+        metavar="PNG",
+        help="target mask on the first frame: an image of the frame's size whose non-zero pixels are "
+        "the target (e.g. a DAVIS annotation). Repeat for several objects",
+    )
+    what.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the bundled demo clip (DAVIS-2016 blackswan, 50 frames) instead of SOURCE, with its "
+        "first-frame box unless --box/--mask is given",
+    )
+    out = p.add_argument_group("outputs")
+    out.add_argument("--out", metavar="DIR", required=True, help="output folder (created; must be empty unless --overwrite)")
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run in DIR (other files there are left alone)",
+    )
+    out.add_argument("--no-masks", action="store_true", help="do not write masks/ (boxes only)")
+    out.add_argument("--no-video", action="store_true", help="do not write overlay.mp4")
+    out.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        metavar="FMT[,FMT]",
+        help="also write the boxes as the pytracking, got10k or pysot toolkits expect them "
+        "(DIR/pytracking/NAME.txt, DIR/got10k/NAME/NAME_001.txt, DIR/pysot/NAME.txt); repeatable or "
+        "comma-separated",
+    )
+    out.add_argument(
+        "--name",
+        metavar="NAME",
+        help="sequence name used in the --format file names (default: the video/folder name)",
+    )
+    model = p.add_argument_group("model")
+    model.add_argument(
+        "--weights",
+        metavar="W",
+        help="RTS weights: the official rts50.pth (pytracking) or the project's own weights file "
+        "(default: the model shipped with the package)",
+    )
+    model.add_argument("--sta", metavar="S", help="STA weights (sta.pth.tar) to go with an official rts50.pth")
+    model.add_argument(
+        "--tracker",
+        metavar="MODULE:FACTORY",
+        help="use another tracker: FACTORY() (given device=... if it takes it) must return an object "
+        "with init(frame, box=None, mask=None) and track(frame), frames being HxWx3 uint8 RGB; it is "
+        "called once per object. The current folder is importable",
+    )
+    model.add_argument(
+        "--device",
+        default="auto",
+        metavar="{auto,cpu,cuda}",
+        help="where the network runs: cpu, cuda (or cuda:N), or auto = cuda when available (default: auto)",
+    )
+    run = p.add_argument_group("running")
+    run.add_argument(
+        "--on-bad-frame",
+        choices=("skip", "stop"),
+        default="skip",
+        help="a frame that cannot be decoded is reported, then skipped (a nan box line, no mask) or "
+        "ends the run keeping what was written (default: skip)",
+    )
+    run.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (e.g. for a camera)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no final report (errors are still printed)")
+    p.set_defaults(handler=run_track)
+    return p
+
+
+def _parse_formats(values: list[str] | None) -> tuple[str, ...]:
+    from rtstrack.io.writers import BOX_FORMATS
+
+    formats: list[str] = []
+    for value in values or []:
+        for fmt in (v.strip().lower() for v in value.split(",")):
+            if fmt not in BOX_FORMATS:
+                raise InputError(f"--format {fmt!r}: expected one of {', '.join(BOX_FORMATS)}")
+            if fmt not in formats:
+                formats.append(fmt)
+    return tuple(formats)
+
+
+def _check_device(device: str) -> None:
+    if device not in DEVICES and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise InputError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is available, else ``cpu``; checks ``cuda``."""
+    _check_device(device)
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if available else "cpu"
+    if not available:
+        raise InputError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    index = int(device[5:]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise InputError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) available")
+    return device
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def load_factory(spec: str) -> Callable[..., Any]:
+    """Import ``package.module:attribute`` (a function or class building one tracker)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(f"--tracker {spec!r}: expected MODULE:FACTORY, e.g. mypackage.trackers:make_tracker")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"--tracker {spec}: cannot import module {module_name!r} ({exc})") from None
+    factory = module
+    for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise InputError(f"--tracker {spec}: module {module_name!r} has no attribute {attr!r}")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise InputError(f"--tracker {spec}: {attr!r} is not callable")
+    return factory
+
+
+def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any], dict[str, Any]]:
+    """Make ``count`` trackers as the options say; returns them and the facts for summary.json.
+
+    ``--tracker`` -> the user's factory; ``--weights`` -> ``Tracker.from_checkpoint``; neither ->
+    ``Tracker.from_pretrained`` (the model shipped with the package). ``rtstrack.tracker`` is
+    imported only here, so the rest of the CLI works without it.
+    """
+    t0 = time.perf_counter()
+    if args.tracker:
+        factory = load_factory(args.tracker)
+        kwargs: dict[str, Any] = {}
+        device = args.device
+        if _accepts(factory, "device"):
+            device = resolve_device(args.device)
+            kwargs["device"] = device
+        trackers = []
+        for _ in range(count):
+            try:
+                trackers.append(factory(**kwargs))
+            except RTSTrackError:
+                raise
+            except Exception as exc:  # a user factory: report it in one line
+                raise InputError(f"--tracker {args.tracker}: the factory failed: {type(exc).__name__}: {exc}") from exc
+        return trackers, {"model": {"kind": "factory", "factory": args.tracker}, "device": device, "load_s": time.perf_counter() - t0}
+
+    if args.weights:
+        weights = Path(args.weights).expanduser()
+        if not weights.is_file():
+            raise InputError(f"--weights {args.weights}: file not found")
+        if args.sta and not Path(args.sta).expanduser().is_file():
+            raise InputError(f"--sta {args.sta}: file not found")
+    device = resolve_device(args.device)
+    try:
+        from rtstrack.tracker import Tracker
+    except ImportError as exc:
+        raise InputError(
+            f"the RTS tracker is not available in this install (cannot import rtstrack.tracker: {exc}); "
+            f"use --tracker MODULE:FACTORY for another tracker"
+        ) from None
+    if args.weights:
+        model = {"kind": "rts", "weights": str(weights), "sta": args.sta}
+        trackers = []
+        for _ in range(count):
+            try:
+                trackers.append(Tracker.from_checkpoint(str(weights), sta=args.sta, device=device))
+            except RTSTrackError:
+                raise
+            except Exception as exc:  # e.g. torch.load errors on a file that is not a checkpoint
+                raise InputError(f"cannot load --weights {args.weights}: {type(exc).__name__}: {exc}") from exc
+    else:
+        model = {"kind": "rts", "weights": "pretrained (shipped with the package)"}
+        from_pretrained = getattr(Tracker, "from_pretrained", None)
+        kwargs = {"device": device} if from_pretrained is not None and _accepts(from_pretrained, "device") else {}
+        trackers = []
+        for _ in range(count):
+            try:
+                if from_pretrained is None:
+                    raise NotImplementedError("Tracker.from_pretrained does not exist yet")
+                trackers.append(from_pretrained(**kwargs))
+            except Exception as exc:  # no default model shipped (yet): tell what to pass instead
+                raise InputError(
+                    f"no default model is available in this install ({type(exc).__name__}: {exc}); "
+                    f"pass the RTS weights: {WEIGHTS_HINT}"
+                ) from exc
+    return trackers, {"model": model, "device": device, "load_s": time.perf_counter() - t0}
+
+
+def _sequence_name(args: argparse.Namespace, source_name: str) -> str:
+    import re
+
+    name = args.name or source_name or "sequence"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "sequence"
+
+
+def run_track(args: argparse.Namespace) -> int:
+    """Handler of ``rtstrack track``; returns the exit code."""
+    from rtstrack.io.pipeline import STATUS_COMPLETED, STATUS_INTERRUPTED, TrackOptions, run_tracking
+    from rtstrack.io.prompts import Prompt, parse_box, parse_mask_path
+    from rtstrack.io.sources import open_source
+    from rtstrack.io.writers import prepare_output_dir
+
+    source_spec = args.source
+    raw_prompts = list(args.prompts or [])
+    if args.demo:
+        from rtstrack.assets import demo_clip
+
+        if source_spec is not None:
+            raise InputError(f"give either SOURCE ({source_spec}) or --demo, not both")
+        clip = demo_clip()
+        source_spec = str(clip.video)
+        if not raw_prompts:
+            raw_prompts = [("box", ",".join(f"{v:g}" for v in clip.box))]
+    if source_spec is None:
+        raise InputError("missing SOURCE: a video file, a folder of images, a camera index or a stream URL (or --demo)")
+    if not raw_prompts:
+        raise InputError("say what to track: --box x,y,w,h (or --mask first_mask.png) for the first frame")
+    prompts = [
+        Prompt(box=parse_box(text), text=text) if kind == "box" else Prompt(mask_path=parse_mask_path(text), text=text)
+        for kind, text in raw_prompts
+    ]
+    if args.tracker and (args.weights or args.sta):
+        raise InputError("--tracker replaces the RTS model: do not combine it with --weights/--sta")
+    if args.sta and not args.weights:
+        raise InputError(f"--sta needs --weights (the RTS weights it goes with): {WEIGHTS_HINT}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise InputError(f"--max-frames {args.max_frames}: expected a number >= 1")
+    _check_device(args.device)
+    formats = _parse_formats(args.formats)
+    out_dir = Path(args.out).expanduser()
+
+    source = open_source(source_spec)
+    created = False
+    try:
+        created = prepare_output_dir(out_dir, overwrite=args.overwrite)
+        trackers, meta = build_trackers(args, len(prompts))
+        options = TrackOptions(
+            name=_sequence_name(args, source.info.name),
+            on_bad_frame=args.on_bad_frame,
+            max_frames=args.max_frames,
+            write_masks=not args.no_masks,
+            write_video=not args.no_video,
+            formats=formats,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+        meta = {"rtstrack_version": __version__, "command": shlex.join(["rtstrack", *args.argv]), **meta}
+        report = run_tracking(source, trackers, prompts, out_dir, options, meta=meta)
+    except BaseException:
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # leave no empty folder behind when nothing was written
+        raise
+    finally:
+        source.close()
+
+    unreadable = f", {len(report.bad_frames)} unreadable frame(s) skipped" if report.bad_frames else ""
+    if report.status == STATUS_COMPLETED:
+        if not args.quiet:
+            overlay = f"; watch {out_dir / 'overlay.mp4'}" if report.outputs.get("overlay") else ""
+            print(
+                f"rtstrack: tracked {report.frames_tracked} frame(s), {len(prompts)} object(s), at "
+                f"{report.fps:.1f} frames/s{unreadable}; results in {out_dir}{overlay}"
+            )
+        return EXIT_OK
+    kept = f"results of {report.frames} frame(s) kept in {out_dir}"
+    if report.status == STATUS_INTERRUPTED:
+        print(f"rtstrack: interrupted; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"rtstrack: error: {report.message} ({kept})", file=sys.stderr)
+    return EXIT_ERROR
+
+
+# ----------------------------------------------------------------------------------------------
+# parser and entry point
+# ----------------------------------------------------------------------------------------------
+
+MAIN_EPILOG = """\
+examples:
+  rtstrack track --demo --out runs/demo --weights rts50.pth --sta sta.pth.tar
+  rtstrack track clip.mp4 --box 127,73,383,312 --out runs/clip
+  rtstrack track --help          (every option of a command, with examples)"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rtstrack`` parser; each subcommand is registered by one ``add_*_command`` call."""
+    parser = _Parser(
+        prog="rtstrack",
+        description="RTS: robust visual tracking by segmentation.\n"
+        "Give a video and the target's first-frame box or mask; get a mask and a box for every frame.",
+        epilog=MAIN_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"rtstrack {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    add_track_command(subparsers)
+    return parser
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings (e.g. 'can't open camera by index') would duplicate our messages."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    try:
+        import cv2
+
+        cv2.setLogLevel(2)  # 2 = ERROR
+    except (ImportError, AttributeError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the ``rtstrack`` script exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    args.argv = argv
+    debug = args.debug or os.environ.get("RTSTRACK_DEBUG") == "1"
+    if not debug:
+        _quiet_opencv()
+    try:
+        return handler(args)
+    except RTSTrackError as exc:
+        if debug:
+            raise
+        print(f"rtstrack: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rtstrack: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, and the way to see more
+        if debug:
+            raise
+        print(
+            f"rtstrack: internal error: {type(exc).__name__}: {exc} (rerun with 'rtstrack --debug ...' for the "
+            f"traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR

@@ -1,0 +1,148 @@
+"""TraX server: lets the VOT toolkit (``vot test``, ``vot evaluate``) drive an rtstrack tracker.
+
+Run as ``rtstrack-trax`` (console script) or ``python -m rtstrack.eval.trax``. It speaks TraX over
+stdin/stdout (the toolkit starts it), accepts a mask, rectangle or polygon as the initial region
+and reports the tracker's mask (``--output mask``, default, for VOT2020+) or its box
+(``--output rectangle``). Needs the ``trax`` module: ``pip install 'rtstrack[vot]'`` (vot-trax).
+
+``trackers.ini`` for the VOT toolkit (see docs/evaluation.md)::
+
+    [rtstrack]
+    label = rtstrack
+    protocol = trax
+    command = rtstrack-trax --weights /path/rts50.pth --sta /path/sta.pth.tar --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from rtstrack.errors import InputError, RTSTrackError
+from rtstrack.eval.trackers import TrackerSpec, new_tracker, normalize_output
+
+TRACKER_NAME = "rtstrack"
+
+
+def _import_trax():
+    try:
+        import trax
+    except ImportError:
+        raise InputError("the TraX entry point needs vot-trax: pip install 'rtstrack[vot]'") from None
+    return trax
+
+
+def region_to_input(region, image_shape: tuple[int, int]) -> tuple[tuple[float, float, float, float] | None, np.ndarray | None]:
+    """A TraX region as ``(box, mask)``: masks are padded/cropped to ``image_shape`` ``(H, W)``."""
+    trax = _import_trax()
+    kind = region.type
+    if kind == trax.Region.MASK:
+        window = region.array(normalize=True).astype(bool)
+        mask = np.zeros(image_shape, dtype=bool)
+        h, w = min(window.shape[0], image_shape[0]), min(window.shape[1], image_shape[1])
+        mask[:h, :w] = window[:h, :w]
+        return None, mask
+    if kind == trax.Region.RECTANGLE:
+        x, y, w, h = region.bounds()
+        return (float(x), float(y), float(w), float(h)), None
+    if kind == trax.Region.POLYGON:
+        pts = np.array([region.get(i) for i in range(region.size())], dtype=np.float64)
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        return (float(x0), float(y0), float(x1 - x0), float(y1 - y0)), None
+    raise InputError(f"unsupported TraX region type {kind!r}")
+
+
+def output_region(out, output: str, image_shape: tuple[int, int]):
+    """The TraX region to report for a normalised tracker output."""
+    trax = _import_trax()
+    if output == "mask":
+        mask = out.mask if out.mask is not None else _box_mask(out.box, image_shape)
+        return trax.Mask.create(np.ascontiguousarray(mask, dtype=np.uint8))
+    x, y, w, h = (float(v) for v in out.box)
+    return trax.Rectangle.create(x, y, w, h)
+
+
+def _box_mask(box, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    x, y, w, h = (int(round(v)) for v in box)
+    mask[max(y, 0) : max(y + h, 0), max(x, 0) : max(x + w, 0)] = True
+    return mask
+
+
+def _read_image(image) -> np.ndarray:
+    import cv2
+
+    path = image.path()
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError(f"TraX: cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def serve(spec: TrackerSpec, output: str = "mask", log: bool = False) -> int:
+    """Answer TraX requests until the client quits; returns the exit code."""
+    trax = _import_trax()
+    formats = [trax.Region.MASK, trax.Region.RECTANGLE, trax.Region.POLYGON]
+    with trax.Server(formats, [trax.Image.PATH], tracker_name=TRACKER_NAME, metadata=dict(vot="python"), log=log) as server:
+        tracker = None
+        while True:
+            request = server.wait()
+            if request.type in ("quit", trax.TraxStatus.QUIT):
+                break
+            image = _read_image(request.image[trax.ImageChannel.COLOR] if isinstance(request.image, dict) else request.image)
+            shape = image.shape[:2]
+            if request.type in ("initialize", trax.TraxStatus.INITIALIZE):
+                region = request.objects[0][0] if isinstance(request.objects[0], tuple) else request.objects[0]
+                box, mask = region_to_input(region, shape)
+                tracker = new_tracker(spec)
+                if mask is not None:
+                    result = tracker.init(image, mask=mask)
+                    fallback = None
+                else:
+                    result = tracker.init(image, box=box)
+                    fallback = np.asarray(box)
+                out = normalize_output(result, fallback_box=fallback if fallback is not None else np.zeros(4))
+                if out.mask is None and mask is not None:
+                    out.mask = mask
+                server.status([(output_region(out, output, shape), {})])
+            else:
+                if tracker is None:
+                    raise InputError("TraX: frame request before initialize")
+                out = normalize_output(tracker.track(image))
+                props = {"confidence": float(out.score)} if np.isfinite(out.score) else {}
+                server.status([(output_region(out, output, shape), props)])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rtstrack-trax",
+        description="TraX server for the VOT toolkit (started by `vot test` / `vot evaluate`, not by hand).",
+        epilog="trackers.ini:\n  [rtstrack]\n  label = rtstrack\n  protocol = trax\n"
+        "  command = rtstrack-trax --weights rts50.pth --sta sta.pth.tar --device cuda",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--weights", help="checkpoint for Tracker.from_checkpoint (default: the packaged model)")
+    p.add_argument("--sta", help="STA checkpoint (official pytracking weights)")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--tracker", help="package.module:factory of any init/track tracker (instead of rtstrack's)")
+    p.add_argument("--output", choices=("mask", "rectangle"), default="mask", help="region reported per frame")
+    p.add_argument("--log", action="store_true", help="TraX protocol log on stderr")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    spec = TrackerSpec(factory=args.tracker, weights=args.weights, sta=args.sta, device=args.device)
+    try:
+        return serve(spec, args.output, args.log)
+    except RTSTrackError as exc:
+        print(f"rtstrack-trax: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

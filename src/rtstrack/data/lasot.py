@@ -143,8 +143,9 @@ class LaSOTDataset(SequenceDataset):
             mdir = self.masks_root / "lasot_masks" / name
             masks = [mdir / f"{numbers[i]:08d}.png" for i in keep]
         attributes = {}
-        if self.attributes_dir is not None:
-            attributes = read_attribute_flags(self.attributes_dir / f"{name}.txt", LASOT_ATTRIBUTES)
+        att = self.attributes_dir / f"{name}.txt" if self.attributes_dir is not None else None
+        if att is not None and att.is_file():  # the toolkit has attribute files for test sequences only
+            attributes = read_attribute_flags(att, LASOT_ATTRIBUTES)
         return Sequence(
             name=name,
             frames=[frames[i] for i in keep],

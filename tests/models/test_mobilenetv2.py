@@ -120,7 +120,7 @@ def _converter() -> ModuleType:
 
 
 def test_converter_reproduces_packaged_files() -> None:
-    pytest.importorskip("tflite", reason="the converter needs the `tflite` schema package (pip install tflite)")
+    pytest.importorskip("tflite", reason="the converter needs the tflite schema package: pip install tflite")
     backbone, head = _converter().convert(TFLITE)
     for state, name in ((backbone, BACKBONE_WEIGHTS_FILE), (head, HEAD_WEIGHTS_FILE)):
         with safe_open(str(WEIGHTS_DIR / name), "pt") as f:

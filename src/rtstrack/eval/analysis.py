@@ -342,6 +342,9 @@ def _analyze_one(src: ResultsSource, seqs: list[Sequence], dataset: str, protoco
                 for stat in ("mean", "recall", "decay"):
                     a.vos[f"{key}_{stat}"] = 100 * float(np.nanmean([getattr(getter(o), stat) for o in objects]))
         a.scores.update({"J": a.vos["J_mean"], "F": a.vos["F_mean"], "JF": (a.vos["J_mean"] + a.vos["F_mean"]) / 2})
+        for d in a.per_sequence.values():  # the same keys for every sequence (None: no mask ground truth)
+            for key in MASK_KEYS:
+                d.setdefault(key, None)
     a.attributes = _attribute_table(a, seqs)
     return a
 

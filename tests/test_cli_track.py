@@ -199,7 +199,8 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert stderr_on_tty("--out", str(tmp_path / "b"), "--quiet") == ""
 
 
-def test_ctrl_c_keeps_consistent_results(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_keeps_consistent_results(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtstrack", "track", str(BLACKSWAN), "--box", BOX_ARG, "--out", str(out),
@@ -212,10 +213,11 @@ def test_ctrl_c_keeps_consistent_results(tmp_path: Path) -> None:
         if boxes_file.exists() and len(boxes_file.read_text().splitlines()) >= 3:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert ("interrupted (Ctrl-C)" if sig == signal.SIGINT else "interrupted (SIGTERM)") in stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     n = summary["frames"]

@@ -6,7 +6,8 @@ options and sets ``handler`` (a function ``(args) -> int`` returning the exit co
 call it there.
 
 Exit codes: 0 success, 1 error (bad input, tracker or write failure; results so far are kept),
-2 wrong usage (unknown option, missing value), 130 interrupted by Ctrl-C (results so far are kept).
+2 wrong usage (unknown option, missing value), 130 interrupted by Ctrl-C or SIGTERM (results so far
+are kept).
 Errors are printed as one ``rtstrack: error: ...`` line on stderr, without traceback (``--debug``
 shows it).
 """
@@ -406,12 +407,12 @@ def run_track(args: argparse.Namespace) -> int:
             overlay = f"; watch {out_dir / 'overlay.mp4'}" if report.outputs.get("overlay") else ""
             print(
                 f"rtstrack: tracked {report.frames_tracked} frame(s), {len(prompts)} object(s), at "
-                f"{report.fps:.1f} frames/s{unreadable}; results in {out_dir}{overlay}"
+                f"{report.fps:.3g} frames/s{unreadable}; results in {out_dir}{overlay}"
             )
         return EXIT_OK
     kept = f"results of {report.frames} frame(s) kept in {out_dir}"
     if report.status == STATUS_INTERRUPTED:
-        print(f"rtstrack: interrupted; {kept}", file=sys.stderr)
+        print(f"rtstrack: {report.message}; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"rtstrack: error: {report.message} ({kept})", file=sys.stderr)
     return EXIT_ERROR

@@ -12,7 +12,8 @@ Guarantees:
 * only the current frame is in memory;
 * every result file is flushed after each frame and the overlay video is finalised in a
   ``finally`` block, so a crash, a tracker error or Ctrl-C keeps everything written so far;
-* the first Ctrl-C finishes the current frame and stops cleanly; a second one stops at once;
+* the first Ctrl-C (or SIGTERM) finishes the current frame and stops cleanly; a second one stops
+  at once;
 * ``summary.json`` is written when the run starts (``status: "running"``) and rewritten at the end.
 """
 
@@ -109,27 +110,29 @@ class RunReport:
 
 
 class _StopFlag:
-    """SIGINT handling: the first Ctrl-C sets ``requested``; the second raises KeyboardInterrupt."""
+    """Ctrl-C (SIGINT) and SIGTERM set ``requested`` (the loop stops after the current frame);
+    a second signal raises KeyboardInterrupt at once. Only installed in the main thread."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-        self._installed = False
+        self.requested: str | None = None  # the name of the signal received
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
 
 
 @dataclass
@@ -255,6 +258,7 @@ def run_tracking(
     frame_shape: tuple[int, ...] | None = None
     pending_bad: list[SourceFrame] = []  # bad frames seen before the outputs exist
     lost = [0] * len(prompts)
+    maskless = [False] * len(prompts)  # warned that the tracker gives no masks
     times = {"init": 0.0, "track": 0.0, "read": 0.0, "write": 0.0}
     t_start = time.perf_counter()
     total = source.info.frame_count
@@ -400,15 +404,21 @@ def run_tracking(
                     times["track"] += sum(seconds)
                 for k, res in enumerate(results):
                     lost[k] += 0 if res.found else 1
+                    if res.mask is None and options.write_masks and not maskless[k]:
+                        maskless[k] = True
+                        warn(
+                            f"the tracker returned no mask for object {k + 1} on frame {item.index + 1}: no mask file"
+                            f" for such frames (use --no-masks with a box-only tracker)"
+                        )
                 report.frames_tracked += 1
                 write_frame(item.index, frame, results, seconds)
                 bar.update(1)
             if stop.requested:
                 report.status = STATUS_INTERRUPTED
-                report.message = "interrupted (Ctrl-C); the results so far are kept"
+                report.message = f"interrupted ({stop.requested})"
     except KeyboardInterrupt:
         report.status = STATUS_INTERRUPTED
-        report.message = "interrupted (Ctrl-C); the results so far are kept"
+        report.message = "interrupted (Ctrl-C)"
     except TrackerFailure as exc:
         report.status = STATUS_TRACKER_ERROR
         report.message = f"{exc}; the results of the frames before are kept"

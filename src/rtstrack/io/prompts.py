@@ -93,7 +93,7 @@ def check_box_in_frame(box: Box, frame_shape: tuple[int, ...], label: str = "--b
     x, y, w, h = box
     overlap_w = min(x + w, width) - max(x, 0.0)
     overlap_h = min(y + h, height) - max(y, 0.0)
-    if overlap_w <= 0 or overlap_h <= 0:
+    if overlap_w < 1 or overlap_h < 1:  # less than one pixel inside
         raise InputError(
             f"{label} {x:g},{y:g},{w:g},{h:g} is outside the first frame ({width}x{height} pixels);"
             f" expected x in [0, {width}), y in [0, {height}) with w, h > 0"

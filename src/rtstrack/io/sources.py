@@ -153,8 +153,10 @@ class VideoCaptureSource(FrameSource):
     """Frames of a video file, a camera index or a stream URL, decoded by OpenCV/FFmpeg.
 
     For a file whose header gives a frame count, a failed decode before that count is reported as
-    a bad frame (and reading goes on); ``params.max_consecutive_bad`` failures in a row end the
-    reading (truncated file). For live sources a failed read ends the stream.
+    a bad frame and reading goes on. When nothing decodes any more until the end (or for
+    ``params.max_consecutive_bad`` frames in a row) the file is cut short: that is reported once,
+    as one bad frame saying "ends early", and reading ends. For live sources a failed read ends
+    the stream.
     """
 
     def __init__(self, target: str | int, info: SourceInfo, params: SourceParams = SourceParams()) -> None:
@@ -184,26 +186,28 @@ class VideoCaptureSource(FrameSource):
     def __iter__(self) -> Iterator[SourceFrame]:
         count = self.info.frame_count
         index = 0
-        consecutive_bad = 0
+        failed: list[int] = []  # consecutive unreadable frames, reported once we know how they end
         while True:
             ok, image = self._cap.read()
             if ok and image is not None:
-                consecutive_bad = 0
+                for bad in failed:  # the decoder recovered: those were corrupt frames
+                    yield SourceFrame(bad, None, f"frame {bad + 1} of {self.info.spec} could not be decoded (corrupt data)")
+                failed = []
                 yield SourceFrame(index, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
                 index += 1
                 continue
-            if self.info.live or count is None or index >= count:
+            if self.info.live or count is None or index >= count or len(failed) >= self.params.max_consecutive_bad:
+                if failed:  # nothing decodable after them: the file is cut short
+                    which = (
+                        f"frames {failed[0] + 1} to {count} of {count} cannot be decoded"
+                        if index >= (count or 0)
+                        else f"{len(failed)} frames in a row from frame {failed[0] + 1} of {count} cannot be decoded"
+                    )
+                    yield SourceFrame(
+                        failed[0], None, f"video {self.info.spec} ends early: {which} (truncated or corrupt file)"
+                    )
                 return  # end of the stream / file
-            consecutive_bad += 1
-            if consecutive_bad > self.params.max_consecutive_bad:
-                yield SourceFrame(
-                    index,
-                    None,
-                    f"video {self.info.spec} ends early: {consecutive_bad} unreadable frames in a row at frame"
-                    f" {index + 1} of {count} (truncated or corrupt file); reading stopped",
-                )
-                return
-            yield SourceFrame(index, None, f"frame {index + 1} of {self.info.spec} could not be decoded (corrupt data)")
+            failed.append(index)
             index += 1
 
     def close(self) -> None:

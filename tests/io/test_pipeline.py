@@ -1,0 +1,131 @@
+"""run_tracking in-process, with an in-memory source: skip/stop, late bad frames, result shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtstrack.errors import InputError
+from rtstrack.io.pipeline import TrackOptions, run_tracking
+from rtstrack.io.prompts import Prompt
+from rtstrack.io.sources import FrameSource, SourceFrame, SourceInfo
+from tests.helpers.media import decode_video, read_boxes
+from tests.helpers.trackers import DriftTracker, expected_box
+
+H, W = 48, 64
+
+
+class ListSource(FrameSource):
+    """Frames from a list; ``None`` entries are unreadable frames."""
+
+    def __init__(self, frames: list[np.ndarray | None]) -> None:
+        self.frames = frames
+        self.info = SourceInfo(spec="memory", kind="folder", name="memory", frame_count=len(frames))
+
+    def __iter__(self):
+        for i, frame in enumerate(self.frames):
+            yield SourceFrame(i, frame, None if frame is not None else f"frame {i + 1} is broken")
+
+
+def frames(n: int) -> list[np.ndarray]:
+    return [np.full((H, W, 3), 10 * i, np.uint8) for i in range(n)]
+
+
+def run(tmp_path: Path, source_frames, prompts=None, trackers=None, **options):
+    prompts = prompts or [Prompt(box=(5, 6, 20, 10), text="5,6,20,10")]
+    trackers = trackers or [DriftTracker() for _ in prompts]
+    warnings: list[str] = []
+    report = run_tracking(
+        ListSource(source_frames), trackers, prompts, tmp_path, TrackOptions(name="mem", **options), warn=warnings.append
+    )
+    return report, warnings
+
+
+def test_leading_and_middle_bad_frames_are_skipped_with_nan_rows(tmp_path: Path) -> None:
+    source = frames(6)
+    source[0] = None  # the prompt then applies to the first readable frame
+    source[3] = None
+    report, warnings = run(tmp_path, source)
+    assert report.status == "completed" and report.frames == 6 and report.frames_tracked == 4
+    assert [b["index"] for b in report.bad_frames] == [0, 3] and len(warnings) == 2
+    boxes = read_boxes(tmp_path / "boxes.txt")
+    assert np.isnan(boxes[[0, 3]]).all()
+    np.testing.assert_allclose(boxes[1], (5, 6, 20, 10))
+    np.testing.assert_allclose(boxes[5], expected_box((5, 6, 20, 10), 3, W, H))
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["00002.png", "00003.png", "00005.png", "00006.png"]
+    assert decode_video(tmp_path / "overlay.mp4")[0] == 4
+
+
+def test_stop_on_bad_frame_keeps_frames_before(tmp_path: Path) -> None:
+    source = frames(6)
+    source[2] = None
+    report, warnings = run(tmp_path, source, on_bad_frame="stop")
+    assert report.status == "stopped_on_bad_frame" and "frame 3 is broken" in report.message
+    assert warnings == []  # the final error says it once
+    assert report.frames == 2 and read_boxes(tmp_path / "boxes.txt").shape == (2, 4)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "stopped_on_bad_frame"
+
+
+def test_frame_of_another_size_is_a_bad_frame(tmp_path: Path) -> None:
+    source = frames(4)
+    source[2] = np.zeros((H + 2, W, 3), np.uint8)
+    report, warnings = run(tmp_path, source)
+    assert [b["index"] for b in report.bad_frames] == [2]
+    assert "is 64x50, the first frame was 64x48" in warnings[0]
+
+
+def test_nothing_readable_or_prompt_outside_raise_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no frame of SOURCE memory could be decoded"):
+        run(tmp_path / "a", [None, None])
+    with pytest.raises(InputError, match="has no frames"):
+        run(tmp_path / "b", [])
+    with pytest.raises(InputError, match="outside the first frame"):
+        run(tmp_path / "c", frames(2), prompts=[Prompt(box=(100, 0, 5, 5))])
+    with pytest.raises(InputError, match="frame 1 is broken; stopped there.*nothing was written"):
+        run(tmp_path / "d", [None, *frames(2)], on_bad_frame="stop")
+    assert not any(p.exists() for p in [tmp_path / "a" / "boxes.txt", tmp_path / "c" / "boxes.txt"])
+
+
+class BareBoxTracker:
+    """init returns nothing, track returns a plain list: both are accepted."""
+
+    def init(self, frame, box=None, mask=None):
+        self.box = box
+
+    def track(self, frame):
+        return [1, 2, 3, 4]
+
+
+class BadMaskTracker(DriftTracker):
+    def track(self, frame):
+        result = super().track(frame)
+        result.mask = result.mask[:-1]
+        return result
+
+
+def test_other_tracker_result_shapes(tmp_path: Path) -> None:
+    report, warnings = run(tmp_path / "bare", frames(3), trackers=[BareBoxTracker()], max_frames=2)
+    assert report.status == "completed" and report.frames == 2
+    assert len(warnings) == 1 and "returned no mask for object 1" in warnings[0]  # said once
+    np.testing.assert_allclose(read_boxes(tmp_path / "bare" / "boxes.txt"), [(5, 6, 20, 10), (1, 2, 3, 4)])
+    assert report.objects[0]["masks_missing"] == 2  # boxes and no masks
+    report, _ = run(tmp_path / "bad", frames(3), trackers=[BadMaskTracker()])
+    assert report.status == "tracker_error" and "mask of shape (47, 64) on frame 2" in report.message
+    assert report.frames == 1
+
+
+def test_mask_prompt_and_two_objects(tmp_path: Path) -> None:
+    import cv2
+
+    mask = np.zeros((H, W), np.uint8)
+    mask[10:20, 30:40] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    prompts = [Prompt(mask_path=tmp_path / "m.png", text="m.png"), Prompt(box=(1, 1, 4, 4), text="1,1,4,4")]
+    trackers = [DriftTracker(), DriftTracker()]
+    report, _ = run(tmp_path / "out", frames(3), prompts=prompts, trackers=trackers)
+    assert trackers[0].init_kind == "mask" and trackers[1].init_kind == "box"
+    np.testing.assert_allclose(read_boxes(tmp_path / "out" / "obj1" / "boxes.txt")[0], (30, 10, 10, 10))
+    assert [o["prompt"]["kind"] for o in report.objects] == ["mask", "box"]

@@ -99,7 +99,7 @@ def new_tracker(spec: TrackerSpec) -> Any:
         _PROTOTYPES[spec] = _build(spec)
     try:
         return copy.deepcopy(_PROTOTYPES[spec])
-    except (TypeError, copy.Error):
+    except (TypeError, RuntimeError, AttributeError, copy.Error):  # objects that cannot be copied
         return _build(spec)
 
 

@@ -228,6 +228,30 @@ def test_interrupt_keeps_consistent_results(tmp_path: Path, sig: int) -> None:
     assert decode_video(out / "overlay.mp4") == (n, (WIDTH, HEIGHT))  # finalised, playable
 
 
+def test_http_url_source(tmp_path: Path) -> None:
+    import functools
+    import http.server
+
+    make_video(tmp_path / "clip.avi", dev_frames(count=10), fourcc="MJPG")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.avi"
+        out = tmp_path / "out"
+        proc = run_cli("track", url, "--box", BOX_ARG, "--out", out, "--tracker", DRIFT)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    summary = check_outputs(out, 10, BOX)
+    assert summary["source"]["kind"] == "stream" and summary["source"]["name"] == "clip"
+
+
 # ---------------------------------------------------------------------------------------------
 # bad inputs: one clear line, exit code != 0, results so far kept
 # ---------------------------------------------------------------------------------------------

@@ -129,3 +129,32 @@ def test_mask_prompt_and_two_objects(tmp_path: Path) -> None:
     assert trackers[0].init_kind == "mask" and trackers[1].init_kind == "box"
     np.testing.assert_allclose(read_boxes(tmp_path / "out" / "obj1" / "boxes.txt")[0], (30, 10, 10, 10))
     assert [o["prompt"]["kind"] for o in report.objects] == ["mask", "box"]
+
+
+class EndlessSource(FrameSource):
+    """Makes large frames on the fly, like a long video: nothing is held by the source."""
+
+    def __init__(self, count: int, shape=(480, 854, 3)) -> None:
+        self.count, self.shape = count, shape
+        self.info = SourceInfo(spec="generated", kind="video", name="gen", frame_count=None)
+
+    def __iter__(self):
+        for i in range(self.count):
+            yield SourceFrame(i, np.full(self.shape, i % 256, np.uint8))
+
+
+def test_memory_stays_flat_over_a_long_source(tmp_path: Path) -> None:
+    import tracemalloc
+
+    frame_mb = 480 * 854 * 3 / 2**20  # 1.2 MB per frame
+    tracemalloc.start()
+    try:
+        report = run_tracking(
+            EndlessSource(150), [DriftTracker(masks=False)], [Prompt(box=(5, 6, 20, 10))], tmp_path,
+            TrackOptions(name="gen", write_masks=False, write_video=False),
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.frames == 150
+    assert peak / 2**20 < 10 * frame_mb  # 150 frames held would be ~180 MB

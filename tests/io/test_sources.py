@@ -96,3 +96,13 @@ def test_truncated_video_ends_with_a_report(tmp_path: Path) -> None:
 def test_sources_that_cannot_be_opened(tmp_path: Path, make, fragment: str) -> None:
     with pytest.raises(InputError, match=fragment):
         open_source(make(tmp_path))
+
+
+def test_video_is_decoded_one_frame_at_a_time(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "v.avi", dev_frames(count=8), fourcc="MJPG")
+    source = open_source(str(video))
+    iterator = iter(source)
+    next(iterator)
+    next(iterator)
+    assert source._cap.get(cv2.CAP_PROP_POS_FRAMES) == 2  # nothing read ahead
+    source.close()

@@ -176,6 +176,40 @@ def _as_result(raw: Any, frame_shape: tuple[int, ...], frame_number: int, fallba
     return _Result(tuple(values), mask, found, score)  # type: ignore[arg-type]
 
 
+def _call_trackers(
+    trackers: list[Any],
+    frame: np.ndarray,
+    frame_number: int,
+    prompts: list[tuple[Box | None, np.ndarray | None]] | None = None,
+) -> tuple[list[_Result], list[float]]:
+    """Run every tracker on one frame: ``init`` with its prompt when ``prompts`` is given, else
+    ``track``. Returns the results and the seconds each tracker took.
+
+    Raises:
+        TrackerFailure: naming the frame (1-based) and the object when a tracker raises or
+            returns something unusable.
+    """
+    results, seconds = [], []
+    for k, tracker in enumerate(trackers):
+        t0 = time.perf_counter()
+        fallback = None
+        try:
+            if prompts is None:
+                raw = tracker.track(frame)
+            else:
+                box, mask = prompts[k]
+                raw = tracker.init(frame, box=box, mask=mask) if box is not None else tracker.init(frame, mask=mask)
+                fallback = _Result(box if box is not None else box_from_mask(mask), mask, True, float("nan"))
+        except Exception as exc:  # a tracker bug must not lose the outputs written so far
+            verb = "failed to start" if prompts is not None else "failed"
+            raise TrackerFailure(
+                f"the tracker {verb} on frame {frame_number} (object {k + 1}): {type(exc).__name__}: {exc}"
+            ) from exc
+        seconds.append(time.perf_counter() - t0)
+        results.append(_as_result(raw, frame.shape, frame_number, fallback))
+    return results, seconds
+
+
 def _resolve_prompts(prompts: list[Prompt], frame: np.ndarray) -> list[tuple[Box | None, np.ndarray | None]]:
     """Check every prompt against the first frame (before any output is created)."""
     resolved = []
@@ -373,34 +407,10 @@ def run_tracking(
                         write_frame(bad.index, None, None, [0.0] * len(outputs))
                         bar.update(1)
                     pending_bad.clear()
-                    results, seconds = [], []
-                    for k, (tracker, (box, mask)) in enumerate(zip(trackers, resolved)):
-                        t0 = time.perf_counter()
-                        try:
-                            raw = tracker.init(frame, box=box, mask=mask) if box is not None else tracker.init(frame, mask=mask)
-                        except Exception as exc:  # any tracker bug must not lose the run's outputs
-                            raise TrackerFailure(
-                                f"the tracker failed to start on frame {item.index + 1} (object {k + 1}): "
-                                f"{type(exc).__name__}: {exc}"
-                            ) from exc
-                        seconds.append(time.perf_counter() - t0)
-                        prompt_box = box if box is not None else box_from_mask(mask)  # type: ignore[arg-type]
-                        fallback = _Result(prompt_box, mask if mask is not None else None, True, float("nan"))
-                        results.append(_as_result(raw, frame.shape, item.index + 1, fallback))
+                    results, seconds = _call_trackers(trackers, frame, item.index + 1, resolved)
                     times["init"] += sum(seconds)
                 else:
-                    results, seconds = [], []
-                    for k, tracker in enumerate(trackers):
-                        t0 = time.perf_counter()
-                        try:
-                            raw = tracker.track(frame)
-                        except Exception as exc:  # any tracker bug must not lose the run's outputs
-                            raise TrackerFailure(
-                                f"the tracker failed on frame {item.index + 1} (object {k + 1}): "
-                                f"{type(exc).__name__}: {exc}"
-                            ) from exc
-                        seconds.append(time.perf_counter() - t0)
-                        results.append(_as_result(raw, frame.shape, item.index + 1, None))
+                    results, seconds = _call_trackers(trackers, frame, item.index + 1)
                     times["track"] += sum(seconds)
                 for k, res in enumerate(results):
                     lost[k] += 0 if res.found else 1
@@ -413,7 +423,7 @@ def run_tracking(
                 report.frames_tracked += 1
                 write_frame(item.index, frame, results, seconds)
                 bar.update(1)
-            if stop.requested:
+            if stop.requested and report.status == "running":
                 report.status = STATUS_INTERRUPTED
                 report.message = f"interrupted ({stop.requested})"
     except KeyboardInterrupt:
@@ -421,7 +431,7 @@ def run_tracking(
         report.message = "interrupted (Ctrl-C)"
     except TrackerFailure as exc:
         report.status = STATUS_TRACKER_ERROR
-        report.message = f"{exc}; the results of the frames before are kept"
+        report.message = str(exc)
     except OSError as exc:
         report.status = STATUS_WRITE_ERROR
         report.message = f"cannot write the results in {out_dir}: {exc}"
@@ -441,7 +451,7 @@ def run_tracking(
         if report.bad_frames:
             raise InputError(
                 f"no frame of SOURCE {source.info.spec} could be decoded "
-                f"({len(report.bad_frames)} unreadable: {report.bad_frames[0]['reason']})"
+                f"({len(report.bad_frames)} unreadable, see the warnings above); nothing was written"
             )
         raise InputError(f"SOURCE {source.info.spec} has no frames")
     if report.status == "running":

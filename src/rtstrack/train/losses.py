@@ -14,6 +14,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def _at_least_float32(x: Tensor) -> Tensor:
+    """Half/bfloat16 (AMP) -> float32; float32/float64 unchanged."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def lovasz_grad(gt_sorted: Tensor) -> Tensor:
     """Gradient of the Lovász extension of the Jaccard loss w.r.t. sorted errors.
 
@@ -72,7 +77,7 @@ class LovaszSegLoss(nn.Module):
         self.per_image = per_image
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        probs = torch.sigmoid(logits.float())
+        probs = torch.sigmoid(_at_least_float32(logits))
         if not self.per_image:
             return lovasz_softmax_binary(probs, target)
         h, w = probs.shape[-2:]
@@ -90,7 +95,7 @@ class LBHinge(nn.Module):
         self.threshold = threshold
 
     def forward(self, scores: Tensor, label: Tensor) -> Tensor:
-        scores = scores.float()
+        scores = _at_least_float32(scores)
         negative = (label < self.threshold).to(scores.dtype)
         positive = 1.0 - negative
         pred = negative * F.relu(scores) + positive * scores

@@ -12,6 +12,7 @@ import contextlib
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rtstrack.errors import RTSTrackError
@@ -105,6 +106,10 @@ class RTSObjective:
         clf = [self.clf_loss(s, b["test_label"]) for s in clf_scores]
         cfg = self.cfg
         total, parts = rts_total_loss(seg, clf, cfg.seg_weight, cfg.clf_final_weight, cfg.clf_init_weight, cfg.clf_iter_weight)
+        bce = None
+        if cfg.seg_bce_weight:
+            bce = F.binary_cross_entropy_with_logits(logits, test_masks.to(logits.dtype))
+            total = total + cfg.seg_bce_weight * bce
         if not torch.isfinite(total):
             raise NonFiniteLossError(f"loss is {total.item()} (segm {seg.item()}, clf {[c.item() for c in clf]})")
         stats = {
@@ -115,6 +120,8 @@ class RTSObjective:
             "loss_clf_iter": parts["clf_iter"].item(),
             "seg_iou": segmentation_iou(logits, test_masks).item(),
         }
+        if bce is not None:
+            stats["loss_bce"] = cfg.seg_bce_weight * bce.item()
         if clf_scores:
             stats["loc_error_px"] = localisation_error(clf_scores[-1], b["test_label"], self.label_stride).item()
         return StepOutput(loss=total, stats=stats)

@@ -111,6 +111,9 @@ class LossConfig:
     clf_iter_weight: float = 400.0
     hinge_threshold: float = 0.05
     num_refinement_iter: int = 2
+    #: optional extra binary cross-entropy on the mask logits (0 = the paper). Helps a randomly
+    #: initialised net leave the Lovász plateau at p = 0.5 (dense per-pixel gradients).
+    seg_bce_weight: float = 0.0
 
 
 @dataclass
@@ -253,13 +256,16 @@ def tiny() -> TrainConfig:
         val_every=1,
         sampler=SamplerConfig(samples_per_epoch=4 * 50, max_gap=100),
         processing=ProcessingConfig(image_size=None),
+        loss=LossConfig(seg_bce_weight=1.0),
+        # a randomly initialised net has no BN statistics worth freezing: let BN learn them
+        bn_eval=False,
         optim=OptimConfig(
             groups=[ParamGroup([""], 1e-3)],
             frozen_prefixes=[],
-            milestones=[3],
+            milestones=[4],
             gamma=0.2,
         ),
-        epochs=4,
+        epochs=6,
         batch_size=4,
         num_workers=0,
         amp=False,

@@ -46,7 +46,7 @@ log = logging.getLogger("rtstrack.train")
 
 LOG_FIELDS = [
     "kind", "epoch", "step_in_epoch", "global_step", "lr", "loss", "loss_segm", "loss_clf_final",
-    "loss_clf_init", "loss_clf_iter", "seg_iou", "loc_error_px", "samples", "seconds",
+    "loss_clf_init", "loss_clf_iter", "loss_bce", "seg_iou", "loc_error_px", "samples", "seconds",
 ]
 CKPT_RE = re.compile(r"ckpt_e(\d+)_s(\d+)\.pth$")
 
@@ -454,14 +454,15 @@ class Trainer:
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{out.stats['loss']:.3f}")
-                    if self.global_step % max(1, cfg.log_every) == 0 or self.step_in_epoch == iters:
+                    stopping = stop is not None and self.global_step >= stop
+                    if self.global_step % max(1, cfg.log_every) == 0 or self.step_in_epoch == iters or stopping:
                         row = self._reduce(window, window_n)
                         row.update(kind="train", epoch=self.epoch + 1, step_in_epoch=self.step_in_epoch,
                                    global_step=self.global_step, lr=self.optimizer.param_groups[0]["lr"],
                                    seconds=time.time() - t0)
                         self.logger.write(row)
                         window, window_n, t0 = {}, 0, time.time()
-                    if stop is not None and self.global_step >= stop:
+                    if stopping:
                         interrupted = True
                         break
                     if cfg.checkpoint_every_iters and self.global_step % cfg.checkpoint_every_iters == 0 \

@@ -1,0 +1,162 @@
+"""Command-line verbs ``rtstrack train`` and ``rtstrack pseudo-masks``.
+
+The CLI module wires them with::
+
+    from rtstrack.train.commands import add_train_parser, add_pseudo_masks_parser
+    add_train_parser(subparsers); add_pseudo_masks_parser(subparsers)
+
+Each parser sets ``func=`` to a callable ``(args) -> int`` exit code (0 ok, 2 user error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from rtstrack.errors import RTSTrackError
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(cfg, pairs: list[str]):
+    """Apply ``key.sub=value`` overrides (values parsed as JSON when possible) to a TrainConfig."""
+    from rtstrack.errors import ConfigError
+    from rtstrack.train.recipes import merge_config
+
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        nested: dict = {}
+        cur = nested
+        parts = key.split(".")
+        for p in parts[:-1]:
+            cur[p] = {}
+            cur = cur[p]
+        cur[parts[-1]] = _parse_value(value)
+        cfg = merge_config(cfg, nested)
+    return cfg
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rtstrack.train.recipes import get_config
+    from rtstrack.train.trainer import RunOptions, Trainer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        cfg = get_config(args.config)
+        cfg = apply_overrides(cfg, args.set or [])
+        if args.batch_size is not None:
+            cfg.batch_size = args.batch_size
+        if args.workers is not None:
+            cfg.num_workers = args.workers
+        opts = RunOptions(
+            data_root=Path(args.data_root),
+            out_dir=Path(args.out),
+            device=args.device,
+            resume=args.resume,
+            init_weights=args.init,
+            epochs=args.epochs,
+            stop_after_steps=args.stop_after_steps,
+            progress=not args.no_progress,
+        )
+        result = Trainer(cfg, opts).fit()
+    except RTSTrackError as exc:
+        print(f"rtstrack train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"trained to epoch {result.epoch}, step {result.global_step}; run folder: {args.out}")
+    return 0
+
+
+def add_train_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train",
+        help="train an RTS network (single process, or under torchrun for DDP)",
+        description="Train RTS with a named recipe (rts50, tiny, rts_lite) or a YAML/JSON config file. "
+        "Multi-GPU / multi-node: torchrun --nproc_per_node N -m rtstrack.cli train ... (gloo on CPU).",
+    )
+    p.add_argument("--config", default="rts50", help="recipe name or .yaml/.json file (default: rts50)")
+    p.add_argument("--data-root", required=True, help="folder the recipe's dataset roots are relative to")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, log.csv, weights.safetensors)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--init", default=None, help="initial weights (official LWL/RTS checkpoint or own .safetensors)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--epochs", type=int, default=None, help="override the recipe's number of epochs")
+    p.add_argument("--batch-size", type=int, default=None, help="override the global batch size")
+    p.add_argument("--workers", type=int, default=None, help="data-loader worker processes per rank")
+    p.add_argument("--stop-after-steps", type=int, default=None, help="checkpoint and stop after this many steps")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. optim.milestones=[2]")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+    return p
+
+
+def run_pseudo_masks(args: argparse.Namespace) -> int:
+    from rtstrack.data.folder import FolderDataset
+    from rtstrack.train.data_sources import READERS
+    from rtstrack.train.pseudo_masks import generate_pseudo_masks
+    from rtstrack.train.recipes import DatasetSpec
+
+    try:
+        if args.kind in READERS:
+            seqs = list(READERS[args.kind](Path(args.data_root), DatasetSpec(kind=args.kind, split=args.split)))
+        else:
+            seqs = list(FolderDataset(args.data_root))
+
+        def factory():
+            from rtstrack.tracker import Tracker
+
+            return Tracker.from_checkpoint(args.weights, sta=args.sta, device=args.device)
+
+        report = generate_pseudo_masks(seqs, args.out, factory, stride=args.stride, max_frames=args.max_frames,
+                                       overwrite=args.overwrite, progress=not args.no_progress)
+    except RTSTrackError as exc:
+        print(f"rtstrack pseudo-masks: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{report.sequences} sequences: {report.written} masks written, {report.skipped_existing} already there, "
+          f"{report.skipped_no_box} frames without a box, {report.empty_masks} empty masks -> {args.out}")
+    return 0
+
+
+def add_pseudo_masks_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "pseudo-masks",
+        help="make training masks for a box-only dataset with the box->mask (STA) initialisation",
+        description="For every annotated frame, run Tracker.init(frame, box=box) and save its mask as "
+        "OUT/<sequence>/<frame stem>.png (0/255). Resumable: existing masks are kept.",
+    )
+    p.add_argument("--data-root", required=True, help="dataset folder (generic layout, or a reader's root with --kind)")
+    p.add_argument("--out", required=True, help="output folder of the masks")
+    p.add_argument("--weights", required=True, help="RTS weights (official rts50.pth or own .safetensors)")
+    p.add_argument("--sta", default=None, help="STA weights (official sta.pth.tar), if not inside --weights")
+    p.add_argument("--kind", default="folder", help="dataset reader: folder (default) or a registered kind")
+    p.add_argument("--split", default=None, help="split passed to the reader")
+    p.add_argument("--stride", type=int, default=1, help="every k-th frame (LaSOT: 5)")
+    p.add_argument("--max-frames", type=int, default=None, help="only the first N frames (LaSOT: 1000)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--overwrite", action="store_true", help="recompute masks that already exist")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_pseudo_masks)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m rtstrack.train.commands train ...``) until the CLI wires these."""
+    parser = argparse.ArgumentParser(prog="rtstrack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_parser(sub)
+    add_pseudo_masks_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from rtstrack.data.folder import FolderDataset
+from rtstrack.errors import ConfigError
+from rtstrack.train.commands import add_pseudo_masks_parser, add_train_parser, apply_overrides
+from rtstrack.train.pseudo_masks import generate_pseudo_masks
+from rtstrack.train.recipes import get_config, list_configs
+from rtstrack.types import FrameResult
+
+
+class BoxTracker:
+    """Stand-in for Tracker: the mask is the filled box."""
+
+    calls = 0
+
+    def init(self, frame, box=None, mask=None):
+        BoxTracker.calls += 1
+        m = np.zeros(frame.shape[:2], bool)
+        x, y, w, h = (int(round(v)) for v in box)
+        m[y : y + h, x : x + w] = True
+        return FrameResult(box=box, mask=m, score=1.0, found=True, info={})
+
+
+def test_pseudo_masks_written_resumable_and_atomic(train_root, tmp_path):
+    seqs = [s for s in FolderDataset(train_root / "videos") if s.name in ("otb_car1", "uav123_boat1")]
+    BoxTracker.calls = 0
+    rep = generate_pseudo_masks(seqs, tmp_path, BoxTracker, stride=5, max_frames=20, progress=False)
+    assert rep.written == 8 and rep.skipped_existing == 0 and BoxTracker.calls == 8
+    files = sorted((tmp_path / "otb_car1").iterdir())
+    assert [f.name for f in files] == ["00001.png", "00006.png", "00011.png", "00016.png"]
+    m = cv2.imread(str(files[1]), cv2.IMREAD_GRAYSCALE)
+    x, y, w, h = (int(round(v)) for v in seqs[0].boxes[5])
+    assert set(np.unique(m)) == {0, 255} and m[y + h // 2, x + w // 2] == 255 and m[0, 0] == 0
+    # second run: nothing recomputed, tracker never built
+    created = []
+    rep2 = generate_pseudo_masks(seqs, tmp_path, lambda: created.append(1) or BoxTracker(), stride=5, max_frames=20, progress=False)
+    assert rep2.written == 0 and rep2.skipped_existing == 8 and not created
+    files[0].unlink()
+    rep3 = generate_pseudo_masks(seqs, tmp_path, BoxTracker, stride=5, max_frames=20, progress=False)
+    assert rep3.written == 1
+    assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_rts50_recipe_matches_spec():
+    cfg = get_config("rts50")
+    assert [d.weight for d in cfg.datasets] == [6, 1, 6, 6]
+    assert [d.kind for d in cfg.datasets] == ["ytvos", "davis", "got10k", "lasot"]
+    assert cfg.datasets[3].skip_interval == 5 and cfg.datasets[3].max_frames == 1000
+    assert cfg.sampler.samples_per_epoch == 15000 and cfg.batch_size == 15 and cfg.iters_per_epoch == 1000
+    assert cfg.sampler.max_gap == 100 and (cfg.sampler.num_train_frames, cfg.sampler.num_test_frames) == (1, 3)
+    assert [g.lr for g in cfg.optim.groups] == [4e-5, 8e-5, 2e-4]
+    assert cfg.optim.milestones == [25, 115, 160] and cfg.optim.gamma == 0.2 and cfg.epochs == 200
+    assert cfg.bn_eval and cfg.loss.seg_weight == 10 and cfg.loss.clf_iter_weight == 400
+    p = cfg.processing
+    assert (p.search_area_factor, p.image_size, p.scale_jitter_train, p.scale_jitter_test) == (5.0, (480, 832), 0.25, 0.5)
+    assert p.center_jitter_test == (5.5, 4.5) and p.grayscale_prob == 0.05 and p.max_rotation_deg == 15
+    assert cfg.loss.seg_bce_weight == 0
+    assert {"rts50", "tiny", "rts_lite"} <= set(list_configs())
+
+
+def test_config_files_and_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("base: tiny\nepochs: 3\noptim: {milestones: [2]}\ndatasets:\n  - {kind: folder, root: videos, weight: 2}\n")
+    cfg = get_config(str(f))
+    assert cfg.epochs == 3 and cfg.optim.milestones == [2] and cfg.optim.groups[0].lr == 1e-3
+    assert len(cfg.datasets) == 1 and cfg.datasets[0].weight == 2
+    j = tmp_path / "c.json"
+    j.write_text(json.dumps({"base": "rts50", "processing": {"search_area_factor": 4.0}}))
+    assert get_config(str(j)).processing.search_area_factor == 4.0
+    with pytest.raises(ConfigError, match="unknown field 'epoch'"):
+        get_config(str(tmp_path / "bad.json")) if (tmp_path / "bad.json").write_text('{"epoch": 1}') else None
+    with pytest.raises(ConfigError, match="unknown training config"):
+        get_config("rts51")
+    cfg = apply_overrides(get_config("tiny"), ["loss.seg_weight=3", "optim.milestones=[1,2]", "name=x"])
+    assert cfg.loss.seg_weight == 3 and cfg.optim.milestones == [1, 2] and cfg.name == "x"
+
+
+def test_parsers_wire_into_argparse():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd")
+    add_train_parser(sub)
+    add_pseudo_masks_parser(sub)
+    a = parser.parse_args(["train", "--config", "tiny", "--data-root", "d", "--out", "o", "--resume"])
+    assert a.resume and a.config == "tiny" and callable(a.func)
+    b = parser.parse_args(["pseudo-masks", "--data-root", "d", "--out", "o", "--weights", "w", "--stride", "5"])
+    assert b.stride == 5 and callable(b.func)

@@ -426,6 +426,9 @@ MAIN_EPILOG = """\
 examples:
   rtstrack track --demo --out runs/demo --weights rts50.pth --sta sta.pth.tar
   rtstrack track clip.mp4 --box 127,73,383,312 --out runs/clip
+  rtstrack eval --dataset folder --root ../shared/data/dev --out results/dev
+  rtstrack analyze results/dev --dataset folder --root ../shared/data/dev --plots plots/
+  rtstrack train --config tiny --data-root ../shared/data/train --out runs/tiny
   rtstrack track --help          (every option of a command, with examples)"""
 
 
@@ -442,6 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     add_track_command(subparsers)
+    # Evaluation and training live in their own packages; torch is imported only when they run.
+    from rtstrack.eval.commands import add_analyze_parser, add_eval_parser, add_pack_parser
+    from rtstrack.train.commands import add_pseudo_masks_parser, add_train_parser
+
+    for add in (add_eval_parser, add_analyze_parser, add_pack_parser, add_train_parser, add_pseudo_masks_parser):
+        add(subparsers)
     return parser
 
 
@@ -465,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    handler = getattr(args, "handler", None)
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -21,7 +21,7 @@ def label_center(
     fs = torch.tensor(feature_size, dtype=torch.float32)
     im = torch.tensor(image_size, dtype=torch.float32)
     ks = torch.tensor(kernel_size, dtype=torch.float32)
-    return fs * (target_pos - sample_pos) / (sample_scale * im) + 0.5 * ((ks + 1) % 2)
+    return fs * ((target_pos - sample_pos) / (sample_scale * im)) + 0.5 * ((ks + 1) % 2)
 
 
 def gaussian_label(

@@ -1,0 +1,85 @@
+"""Every parameter of the RTS tracker, with the values of pytracking's ``rts50`` parameter file and
+the code defaults it relies on (rts-spec §4.1). Names follow the reference so they can be looked up."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from rtstrack.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    # --- search region and crops -------------------------------------------------------------
+    image_sample_size: tuple[int, int] | None = None  # (H, W) network crop; None: the network's image_size
+    search_area_scale: float = 6.0  # crop side = scale * sqrt(target area)
+    border_mode: str = "inside_major"  # crop mode of the tracking crops
+    patch_max_scale_change: float | None = None  # limit of the inside-shrink (None: unlimited)
+    max_scale_change: tuple[float, float] = (0.8, 1.2)  # per-frame clip of the target-scale update
+    seg_to_bb_sz_factor: float = 4.0  # 'var' mode: target size = factor * std of the probability map
+    min_mask_area: float = 100.0  # mask (soft area after frame 0) at or below this is "too small"
+    # --- box -> mask initialisation (STA) --------------------------------------------------------
+    sta_search_area_scale: float = 4.0
+    sta_border_mode: str = "replicate"
+    # --- segmentation memory and learner -------------------------------------------------------
+    sample_memory_size: int = 32
+    learning_rate: float = 0.1
+    init_samples_minimum_weight: float = 0.25
+    train_skipping: int = 20  # optimise every this many frames once past alr_init_buff
+    train_sample_interval: int = 1
+    alr_init_buff: int = 100  # before this frame number both learners update on every frame
+    net_opt_iter: int = 20  # steepest-descent steps at initialisation
+    net_opt_update_iter: int = 3  # steps per update
+    update_target_model: bool = True
+    # --- decision rules ------------------------------------------------------------------------
+    rescale_when_lost: bool = True
+    trust_clf_when_no_seg: bool = True
+    use_clf_box_when_no_seg: bool = True
+    # --- instance (DiMP) branch ----------------------------------------------------------------
+    clf_sample_memory_size: int = 50
+    clf_learning_rate: float = 0.01
+    clf_hard_negative_learning_rate: float = 0.02
+    clf_train_skipping: int = 20
+    clf_alr_init_buff: int = 100
+    update_classifier: bool = True
+    clf_net_opt_iter: int = 10
+    clf_net_opt_update_iter: int = 2
+    clf_net_opt_hn_iter: int = 1
+    clf_output_sigma_factor: float = 0.25
+    clf_target_not_found_threshold: float = 0.30
+    clf_distractor_threshold: float = 10000.0  # rts50 value: disables the distractor logic
+    clf_hard_negative_threshold: float = 10000.0  # rts50 value: disables hard negatives
+    clf_target_neighborhood_scale: float = 2.2
+    clf_displacement_scale: float = 0.8
+    clf_use_augmentation: bool = True
+    clf_augmentation_fliplr: bool = True
+    clf_augmentation_blur: tuple[tuple[float, float], ...] = ((3, 1), (1, 3), (2, 2))
+    target_inside_ratio: float = 0.2
+    clf_min_target_size_px: float = 10.0  # smallest classifier target size, in pixels
+    # --- multi-object ---------------------------------------------------------------------------
+    aggregation_eps: float = 1e-7  # clamp of the background probability in the soft aggregation
+
+    def __post_init__(self) -> None:
+        if self.border_mode not in ("inside", "inside_major", "replicate", "constant"):
+            raise ConfigError(f"border_mode={self.border_mode!r}: use inside, inside_major, replicate or constant")
+        if self.sample_memory_size < 1 or self.clf_sample_memory_size < 6:
+            raise ConfigError("memory sizes must be >= 1 (segmentation) and >= 6 (classifier: 5 initial samples)")
+        if not 0 < self.learning_rate < 1 or not 0 < self.clf_learning_rate < 1:
+            raise ConfigError("learning rates must be in (0, 1)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrackerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown TrackerConfig fields {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def replace(self, **changes) -> "TrackerConfig":
+        return replace(self, **changes)
+
+
+RTS50 = TrackerConfig()

@@ -1,0 +1,621 @@
+"""The RTS online tracker: a stateful predictor wrapping the pure networks (rts-spec §4).
+
+Usage::
+
+    tracker = Tracker.from_checkpoint("rts50.pth", sta="sta.pth.tar", device="cpu")
+    first = tracker.init(frame0, box=(x, y, w, h))       # or mask=(H, W) bool
+    for frame in frames:
+        out = tracker.track(frame)                        # out.box, out.mask, out.score, out.found
+
+Frames are ``(H, W, 3)`` ``uint8`` numpy arrays in **RGB** order, all of the same size. Boxes are
+``(x, y, w, h)`` floats in full-image pixels. The per-frame procedure reproduces the authors'
+tracker, including its quirks (spec §7); memory use is bounded by the two sample memories.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rtstrack.errors import InputError
+from rtstrack.models.build import load_weights
+from rtstrack.models.rts import RTSNet
+from rtstrack.models.sta import STANet
+from rtstrack.tracker.box_init import predict_init_mask
+from rtstrack.tracker.config import TrackerConfig
+from rtstrack.tracker.labels import gaussian_label, label_center
+from rtstrack.tracker.memory import SampleMemory
+from rtstrack.tracker.sampling import (
+    box_in_crop,
+    crop_to_output,
+    gaussian_blur,
+    mask_to_box,
+    paste_scores,
+    sample_location,
+    sample_patch,
+)
+from rtstrack.types import Box, FrameResult
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"``/None -> CUDA when available, else CPU; other values as given (validated)."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+    return dev
+
+
+@dataclass
+class TrackState:
+    """Everything the tracker carries from one frame to the next (``(y, x)`` / ``(h, w)`` tensors)."""
+
+    frame_num: int = 0
+    image_size: tuple[int, int] = (0, 0)
+    pos: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    target_sz: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    target_scale: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
+    base_target_sz: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    target_scales: list[torch.Tensor] = field(default_factory=list)
+    target_not_found_counter: int = 0
+    is_lost_seg: bool = False
+    seg_too_small: bool = False
+    is_lost_clf: bool = False
+    prev_probability: torch.Tensor | None = None  # (H, W) map P fed to the next frame
+    prev_sample_loc: torch.Tensor | None = None
+    prev_target_scale: torch.Tensor | None = None
+    prev_seg_features: torch.Tensor | None = None
+    seg_filter: torch.Tensor | None = None
+    # instance branch
+    clf_pos: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    clf_target_sz: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    clf_target_scale: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
+    clf_base_target_sz: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    clf_min_scale: float = 0.0
+    clf_max_scale: float = 0.0
+    clf_sigma: float = 0.0
+    prev_clf_pos: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    prev_clf_target_sz: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
+    clf_filter: torch.Tensor | None = None
+
+
+@dataclass
+class _Crop:
+    """One frame's search crop and its backbone outputs."""
+
+    patch: torch.Tensor
+    coords: torch.Tensor
+    sample_pos: torch.Tensor
+    sample_scale: torch.Tensor
+    backbone: dict[str, torch.Tensor] | None = None
+
+
+class Tracker:
+    """RTS tracker for one object (see the module docstring).
+
+    Args:
+        net: the RTS network.
+        sta: the box-to-mask network; without it, ``init`` needs a mask (or ``box_init="box"``).
+        config: tracker parameters (default: the reference ``rts50`` values).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
+        box_init: how a box becomes the first mask when no mask is given: ``"sta"`` (default when an
+            STA network is available) or ``"box"`` (the filled rectangle).
+    """
+
+    def __init__(
+        self,
+        net: RTSNet,
+        sta: STANet | None = None,
+        config: TrackerConfig | None = None,
+        device: str | torch.device | None = "cpu",
+        box_init: str | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.net = net.to(self.device).eval()
+        self.sta = sta.to(self.device).eval() if sta is not None else None
+        self.config = config or TrackerConfig()
+        self.box_init = box_init or ("sta" if sta is not None else "box")
+        if self.box_init not in ("sta", "box"):
+            raise InputError(f"box_init={self.box_init!r}: use 'sta' or 'box'")
+        if self.box_init == "sta" and self.sta is None:
+            raise InputError("box_init='sta' needs an STA network (pass sta=...)")
+        size = self.config.image_sample_size or net.config.image_size
+        self.crop_size = torch.tensor(size, dtype=torch.float32)
+        self.state: TrackState | None = None
+        self.seg_memory: SampleMemory | None = None
+        self.clf_memory: SampleMemory | None = None
+        self._feature_geometry()
+
+    # ------------------------------------------------------------------------------------ builders
+    @classmethod
+    def from_checkpoint(
+        cls,
+        weights: str | Path,
+        sta: str | Path | None = None,
+        device: str | torch.device | None = "cpu",
+        config: TrackerConfig | None = None,
+    ) -> "Tracker":
+        """Tracker from weights files: an official ``rts50.pth`` (+ ``sta.pth.tar``) or an rtstrack
+        ``.safetensors`` file (which may contain its own box-to-mask network)."""
+        net, sta_net = load_weights(weights, sta)
+        return cls(net, sta_net, config=config, device=device)
+
+    @classmethod
+    def from_pretrained(cls, name: str = "default", device: str | torch.device | None = "cpu", config=None) -> "Tracker":
+        """Tracker with a model shipped inside the package (no download)."""
+        from rtstrack.hub import pretrained_weights
+
+        return cls.from_checkpoint(pretrained_weights(name), device=device, config=config)
+
+    def _feature_geometry(self) -> None:
+        c = self.net.config
+        crop = self.crop_size
+        self.seg_feature_sz = (crop / 16).floor()
+        self.seg_kernel = torch.tensor([float(c.seg_filter_size)] * 2)
+        self.clf_feature_sz = (crop / 32).floor()
+        self.clf_kernel = (float(c.clf_filter_size), float(c.clf_filter_size))
+        self.clf_output_sz = self.clf_feature_sz + torch.tensor([(k + 1) % 2 for k in self.clf_kernel])
+
+    # ------------------------------------------------------------------------------------ validation
+    def _check_frame(self, frame: np.ndarray, expect_size: tuple[int, int] | None) -> None:
+        if not isinstance(frame, np.ndarray):
+            raise InputError(f"frame must be a numpy array (H, W, 3) uint8 RGB, got {type(frame).__name__}")
+        if frame.dtype != np.uint8:
+            raise InputError(f"frame must have dtype uint8 (RGB 0..255), got {frame.dtype}")
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise InputError(f"frame must have shape (H, W, 3) (RGB), got {frame.shape}")
+        if frame.shape[0] < 2 or frame.shape[1] < 2:
+            raise InputError(f"frame is too small: {frame.shape}")
+        if expect_size is not None and tuple(frame.shape[:2]) != tuple(expect_size):
+            raise InputError(
+                f"frame size {frame.shape[1]}x{frame.shape[0]} differs from the first frame's "
+                f"{expect_size[1]}x{expect_size[0]}; all frames of a video must have the same size"
+            )
+
+    @staticmethod
+    def _check_box(box, height: int, width: int) -> Box:
+        try:
+            values = [float(v) for v in box]
+        except (TypeError, ValueError):
+            raise InputError(f"box must be 4 numbers (x, y, w, h), got {box!r}") from None
+        if len(values) != 4:
+            raise InputError(f"box must be 4 numbers (x, y, w, h), got {len(values)} values")
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"box has NaN or infinite values: {values}")
+        x, y, w, h = values
+        if w <= 0 or h <= 0:
+            raise InputError(f"box width and height must be > 0, got w={w}, h={h}")
+        x0, y0 = max(x, 0.0), max(y, 0.0)
+        x1, y1 = min(x + w, float(width)), min(y + h, float(height))
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            raise InputError(f"box {values} lies outside the {width}x{height} frame")
+        return (x0, y0, x1 - x0, y1 - y0)
+
+    # ------------------------------------------------------------------------------------ init
+    @torch.no_grad()
+    def init(self, frame: np.ndarray, box: Box | None = None, mask: np.ndarray | None = None) -> FrameResult:
+        """Start tracking.
+
+        Args:
+            frame: ``(H, W, 3)`` uint8 RGB.
+            box: ``(x, y, w, h)`` of the target; clipped to the frame when partly outside.
+            mask: ``(H, W)`` bool (or 0/1, 0/255) mask of the target. With a mask and no box, the
+                box is the mask's tight box.
+        Returns:
+            The frame-0 result: the given (clipped) box and the initial mask.
+        """
+        self._check_frame(frame, None)
+        height, width = frame.shape[:2]
+        if box is None and mask is None:
+            raise InputError("init needs box=(x, y, w, h) or mask=(H, W) array")
+        init_mask = None
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != (height, width):
+                raise InputError(f"mask shape {mask.shape} does not match the frame size {(height, width)}")
+            if not mask.any():
+                raise InputError("the initial mask is empty")
+            init_mask = torch.from_numpy(mask > 0).float().to(self.device)
+            if box is None:
+                box = mask_to_box(init_mask)
+        box = self._check_box(box, height, width)
+        image = self._to_tensor(frame)
+        if init_mask is None:
+            if self.box_init == "sta":
+                init_mask = predict_init_mask(
+                    self.sta, image, box, self.config.sta_search_area_scale, self.config.sta_border_mode
+                )
+            else:
+                init_mask = torch.zeros(height, width, device=self.device)
+                x, y, w, h = (int(round(v)) for v in box)
+                init_mask[y : y + h, x : x + w] = 1
+        self._initialize(image, box, init_mask)
+        mask_np = (init_mask > 0).cpu().numpy()
+        return FrameResult(box=tuple(box), mask=mask_np, score=float("nan"), found=True, info={"frame": 0})
+
+    def _to_tensor(self, frame: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float()
+
+    def _initialize(self, image: torch.Tensor, box: Box, init_mask: torch.Tensor) -> None:
+        cfg = self.config
+        st = TrackState()
+        st.frame_num = 1
+        st.image_size = (image.shape[2], image.shape[3])
+        x, y, w, h = box
+        st.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
+        st.target_sz = torch.tensor([h, w])
+        search_area = torch.prod(st.target_sz * cfg.search_area_scale).item()
+        st.target_scale = math.sqrt(search_area) / self.crop_size.prod().sqrt()
+        st.base_target_sz = st.target_sz / st.target_scale
+        st.prev_clf_pos = st.pos.clone()
+        st.prev_clf_target_sz = st.target_sz.clone()
+        self.state = st
+
+        # Segmentation: one identity crop, kept inside the image along its major axis.
+        patch, mask_patch = self._segmentation_init_samples(image, init_mask)
+        backbone = self.net.extract_backbone(self.net.normalize(patch))
+        x_seg = self.net.segmentation_features(backbone)
+        labels, weights = self.net.encode_masks(mask_patch.view(1, 1, *mask_patch.shape[-2:]))
+        st.seg_filter = self.net.learn_segmentation(x_seg[None], labels, weights, cfg.net_opt_iter).filter
+        self.seg_memory = SampleMemory(cfg.sample_memory_size, cfg.learning_rate, cfg.init_samples_minimum_weight, cap_count=True)
+        self.seg_memory.initialize(
+            {"features": x_seg, "labels": labels[0], "spatial_weights": weights[0]}, torch.ones(1)
+        )
+
+        self._init_classifier(image)
+
+        st.prev_probability = (init_mask - 0.5) * 200
+        st.seg_too_small = bool(torch.count_nonzero(init_mask).item() <= cfg.min_mask_area)
+        st.is_lost_seg = st.seg_too_small
+        st.is_lost_clf = False
+        st.target_scales = [st.target_scale]
+        st.target_not_found_counter = 0
+
+    def _segmentation_init_samples(self, image: torch.Tensor, init_mask: torch.Tensor):
+        st = self.state
+        crop = self.crop_size
+        im_sz = torch.tensor(st.image_size, dtype=torch.float32)
+        sample_sz = st.target_scale * crop
+        shrink = (sample_sz / im_sz).min().clamp(min=1.0)
+        sample_sz = sample_sz / shrink
+        init_scale = (sample_sz / crop).prod().sqrt()
+        tl = st.pos - (sample_sz - 1) / 2
+        br = st.pos + sample_sz / 2 + 1
+        global_shift = -((-tl).clamp(0) - (br - im_sz).clamp(0)) / init_scale
+        init_pos = st.pos.round()
+        expanded = (crop * 2).long().float()  # the reference's hard-coded augmentation expansion factor 2
+        expanded = expanded + (expanded - crop) % 2
+        shift = [int(v) for v in global_shift.long().tolist()]
+        out_size = tuple(int(v) for v in crop.tolist())
+        patch, _ = sample_patch(image, init_pos, init_scale * expanded, expanded)
+        patch = crop_to_output(patch, out_size, shift)
+        mask_patch, _ = sample_patch(init_mask.view(1, 1, *init_mask.shape), init_pos, init_scale * expanded, expanded, is_mask=True)
+        mask_patch = crop_to_output(mask_patch, out_size, shift)
+        return patch, mask_patch
+
+    def _init_classifier(self, image: torch.Tensor) -> None:
+        cfg, st, net = self.config, self.state, self.net
+        crop = self.crop_size
+        st.clf_pos = st.pos.clone()
+        st.clf_target_sz = st.target_sz.clone()
+        search_area = torch.prod(st.target_sz * cfg.search_area_scale).item()
+        st.clf_target_scale = math.sqrt(search_area) / crop.prod().sqrt()
+        st.clf_base_target_sz = st.target_sz / st.clf_target_scale
+        im_sz = torch.tensor(st.image_size, dtype=torch.float32)
+        st.clf_min_scale = float(torch.max(cfg.clf_min_target_size_px / st.clf_base_target_sz))
+        st.clf_max_scale = float(torch.min(im_sz / st.clf_base_target_sz))
+        # The reference only special-cases the exact mode 'inside' here, so 'inside_major' falls
+        # through to a replicate-padded crop around the rounded position (spec §7 item 9).
+        sample_pos = st.pos.round()
+        sample_scale = st.clf_target_scale
+        patch, _ = sample_patch(image, sample_pos, sample_scale * crop, crop)
+        patches = [patch]
+        if cfg.clf_use_augmentation:
+            if cfg.clf_augmentation_fliplr:
+                patches.append(patch.flip((3,)))
+            patches += [gaussian_blur(patch, tuple(float(s) for s in sigma)) for sigma in cfg.clf_augmentation_blur]
+        patches = torch.cat(patches)
+        backbone = net.extract_backbone(net.normalize(patches))
+        z = net.classification_features(backbone)
+        n = z.shape[0]
+        box = box_in_crop(st.pos, st.target_sz, sample_pos, torch.as_tensor(sample_scale), crop)
+        boxes = box.view(1, 4).repeat(n, 1)
+        feat_sz = self.clf_feature_sz
+        st.clf_sigma = float((feat_sz / crop * st.clf_base_target_sz).prod().sqrt() * cfg.clf_output_sigma_factor)
+        label = self._clf_label(st.pos, sample_pos, sample_scale)
+        labels = label.view(1, 1, *label.shape).repeat(n, 1, 1, 1)
+        f0 = net.init_classifier(z[:, None], boxes[:, None].to(z.device))
+        st.clf_filter = net.learn_classifier(f0, z[:, None], labels, cfg.clf_net_opt_iter).filter
+        self.clf_memory = SampleMemory(cfg.clf_sample_memory_size, cfg.clf_learning_rate, None, cap_count=False)
+        self.clf_memory.initialize(
+            {"features": z, "labels": labels, "boxes": boxes.to(z.device)}, torch.full((n,), 1.0 / n)
+        )
+
+    def _clf_label(self, target_pos: torch.Tensor, sample_pos: torch.Tensor, sample_scale) -> torch.Tensor:
+        feat = tuple(int(v) for v in self.clf_feature_sz.tolist())
+        crop = tuple(int(v) for v in self.crop_size.tolist())
+        kernel = tuple(int(v) for v in self.clf_kernel)
+        center = label_center(target_pos, sample_pos, sample_scale, feat, crop, kernel)
+        return gaussian_label(feat, self.state.clf_sigma, center, kernel).to(self.device)
+
+    # ------------------------------------------------------------------------------------ track
+    @torch.no_grad()
+    def track(self, frame: np.ndarray) -> FrameResult:
+        """Track the target into ``frame`` (``(H, W, 3)`` uint8 RGB, same size as the first frame)."""
+        if self.state is None:
+            raise InputError("track() called before init(): call tracker.init(frame, box=(x, y, w, h)) first")
+        self._check_frame(frame, self.state.image_size)
+        image = self._to_tensor(frame)
+        crop = self.begin_frame(image)
+        crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
+        raw, result = self.end_frame(image, crop)
+        self.state.prev_probability = torch.sigmoid(raw)
+        return result
+
+    def begin_frame(self, image: torch.Tensor) -> _Crop:
+        """Steps 1-4 of a frame: memory update and optimisation with the previous output, search
+        region update, and the new search crop. ``image`` is ``(1, 3, H, W)`` RGB float."""
+        cfg, st = self.config, self.state
+        st.frame_num += 1
+        t = st.frame_num
+        events: list[dict] = []
+        self._events = events
+        prob = st.prev_probability
+        force = t < cfg.alr_init_buff
+        safe = force or (not st.is_lost_seg and not st.is_lost_clf)
+        if t > 2 and safe and cfg.update_target_model:
+            if (t - 1) % cfg.train_sample_interval == 0 or force:
+                mask_crop, _ = sample_patch(
+                    prob.view(1, 1, *prob.shape), st.prev_sample_loc, st.prev_target_scale * self.crop_size,
+                    self.crop_size, mode=cfg.border_mode, max_scale_change=cfg.patch_max_scale_change, is_mask=True,
+                )
+                labels, weights = self.net.encode_masks(mask_crop.view(1, 1, *mask_crop.shape[-2:]))
+                self.seg_memory.add({"features": st.prev_seg_features, "labels": labels[0], "spatial_weights": weights[0]})
+                events.append({"call": "seg_update_memory"})
+            if (t - 1) % cfg.train_skipping == 0 or force:
+                self._update_segmentation_model(cfg.net_opt_update_iter)
+                events.append({"call": "seg_update_target_model", "num_iter": cfg.net_opt_update_iter})
+        self._reposition(prob)
+        center = st.pos + ((self.seg_feature_sz + self.seg_kernel) % 2) * st.target_scale * self.crop_size / (2 * self.seg_feature_sz)
+        patch, coords = sample_patch(
+            image, center, st.target_scale * self.crop_size, self.crop_size,
+            mode=cfg.border_mode, max_scale_change=cfg.patch_max_scale_change,
+        )
+        sample_pos, sample_scale = sample_location(coords, self.crop_size)
+        self._crop_center = center
+        return _Crop(patch=patch, coords=coords, sample_pos=sample_pos, sample_scale=sample_scale)
+
+    def _update_segmentation_model(self, num_iter: int) -> None:
+        mem = self.seg_memory
+        n = mem.size
+        weights = mem.get("spatial_weights") * mem.weights[:n].to(self.device).view(-1, 1, 1, 1)
+        self.state.seg_filter = self.net.learn_segmentation(
+            mem.get("features")[:, None], mem.get("labels")[:, None], weights[:, None], num_iter, init_filter=self.state.seg_filter
+        ).filter
+
+    def _reposition(self, prob: torch.Tensor) -> None:
+        """Step 3: where to search in this frame, from the previous frame's two branches."""
+        cfg, st = self.config, self.state
+        no_seg = st.seg_too_small or st.is_lost_seg
+        if st.is_lost_clf and no_seg:
+            self._branch = "both_lost:rescale_search_area"
+            self._rescale_when_lost()
+        elif no_seg and cfg.trust_clf_when_no_seg:
+            self._branch = "no_seg:trust_clf_pos_size"
+            st.pos = st.prev_clf_pos.clone()
+            st.target_sz = st.prev_clf_target_sz.clone()
+            self._update_scale()
+        elif not st.is_lost_clf and not no_seg:
+            self._branch = "seg_ok_clf_ok:pos_size_from_seg_var"
+            self._events.append({"call": "seg_get_target_state"})
+            st.pos, st.target_sz = self._target_state_from_probability(prob)
+            self._update_scale()
+        else:
+            self._branch = "clf_lost_seg_ok:no_update(rescale_lost)"
+            self._rescale_when_lost()
+
+    def _target_state_from_probability(self, prob: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """'var' mode: centre of mass and ``seg_to_bb_sz_factor`` standard deviations of the map."""
+        st = self.state
+        q = prob.clamp(min=0).float()
+        total = q.sum()
+        rows = q.sum(dim=-1)
+        cols = q.sum(dim=-2)
+        ry = torch.arange(q.shape[-2], dtype=torch.float32, device=q.device)
+        rx = torch.arange(q.shape[-1], dtype=torch.float32, device=q.device)
+        e_y = torch.sum(rows * ry) / total
+        e_x = torch.sum(cols * rx) / total
+        v_y = torch.sum(rows * (ry - e_y) ** 2) / total
+        v_x = torch.sum(cols * (rx - e_x) ** 2) / total
+        if not (bool(v_y > 0) and bool(v_x > 0)):
+            return st.pos, st.target_sz
+        factor = self.config.seg_to_bb_sz_factor
+        return (
+            torch.stack([e_y, e_x]).cpu(),
+            torch.stack([v_y.sqrt() * factor, v_x.sqrt() * factor]).cpu(),
+        )
+
+    def _update_scale(self) -> None:
+        cfg, st = self.config, self.state
+        self._events.append({"call": "rescaling_update", "is_lost": False})
+        new_scale = torch.sqrt(st.target_sz.prod() / st.base_target_sz.prod())
+        low, high = cfg.max_scale_change
+        if new_scale / st.target_scale < low:
+            new_scale = low * st.target_scale
+        elif new_scale / st.target_scale > high:
+            new_scale = high * st.target_scale
+        st.target_scale = new_scale
+        st.target_sz = st.base_target_sz * new_scale
+        st.target_scales.append(new_scale)
+        st.target_not_found_counter = 0
+
+    def _rescale_when_lost(self) -> None:
+        cfg, st = self.config, self.state
+        self._events.append({"call": "rescaling_update", "is_lost": True})
+        if not cfg.rescale_when_lost:
+            return
+        self._events.append({"call": "search_area_rescaling"})
+        st.target_not_found_counter += 1
+        k = max(2, min(30, st.target_not_found_counter))
+        recent = st.target_scales[-60:]
+        larger = [s for s in recent if s >= recent[-1]]
+        st.target_scale = torch.mean(torch.stack([torch.as_tensor(s) for s in larger[-k:]]))
+
+    def end_frame(self, image: torch.Tensor, crop: _Crop) -> tuple[torch.Tensor, FrameResult]:
+        """Steps 5-10: both branches on the crop's backbone features, outputs and classifier update.
+
+        Returns the full-image logits ``(H, W)`` (-100 outside the crop) and the frame result.
+        """
+        cfg, st, net = self.config, self.state, self.net
+        x_seg = net.segmentation_features(crop.backbone)
+        z = net.classification_features(crop.backbone)
+        scores = net.classify(st.clf_filter, z[None])  # (1, 1, h, w)
+        score_enc = net.encode_scores(scores)
+        logits = net.segment(st.seg_filter, x_seg[None], crop.backbone, score_enc)
+        canvas = paste_scores(logits, st.image_size, crop.sample_pos, crop.sample_scale)
+        mask = canvas > 0
+        box = mask_to_box(mask)
+        prob_sum = float(torch.sigmoid(canvas).sum())
+        st.is_lost_seg = box == (0.0, 0.0, 1.0, 1.0)
+        st.seg_too_small = prob_sum <= cfg.min_mask_area
+        x, y, w, h = box
+        seg_pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
+        seg_sz = torch.tensor([h, w])
+        seg_scale = math.sqrt(torch.prod(seg_sz * cfg.search_area_scale).item()) / self.crop_size.prod().sqrt()
+
+        max_score, flag, clf_box = self._update_instance_branch(scores[0, 0], z, crop, seg_pos, seg_sz, seg_scale)
+        st.prev_clf_pos = st.clf_pos.clone()
+        st.prev_clf_target_sz = st.clf_target_sz.clone()
+        st.prev_sample_loc = self._crop_center
+        st.prev_target_scale = st.target_scale
+        st.prev_seg_features = x_seg
+
+        no_mask = st.is_lost_seg or st.seg_too_small
+        out_box = clf_box if (no_mask and cfg.use_clf_box_when_no_seg) else box
+        found = not (no_mask and st.is_lost_clf)
+        tl = crop.coords.view(4)
+        info = {
+            "frame": st.frame_num - 1,
+            "clf_flag": flag,
+            "clf_max_score": max_score,
+            "clf_box": clf_box,
+            "search_area": (float(tl[1]), float(tl[0]), float(tl[3] - tl[1] - 1), float(tl[2] - tl[0] - 1)),
+            "is_lost_seg": st.is_lost_seg,
+            "seg_too_small": st.seg_too_small,
+            "is_lost_clf": st.is_lost_clf,
+            "reposition_branch": self._branch,
+            "events": self._events,
+            "seg_prob_sum": prob_sum,
+            "pos_yx": [float(v) for v in st.pos],
+            "target_sz_hw": [float(v) for v in st.target_sz],
+            "target_scale": float(st.target_scale),
+            "seg_memory": {"num_stored": self.seg_memory.num_stored, "replace_ind": self.seg_memory.previous_replace},
+            "clf_memory": {"num_stored": self.clf_memory.num_stored, "replace_ind": self.clf_memory.previous_replace},
+        }
+        result = FrameResult(box=tuple(float(v) for v in out_box), mask=mask.cpu().numpy(), score=max_score, found=found, info=info)
+        return canvas, result
+
+    # ------------------------------------------------------------------------------------ DiMP
+    def _localize(self, scores: torch.Tensor, sample_pos: torch.Tensor, sample_scale: torch.Tensor):
+        """Peak of the score map -> (translation in image pixels (y, x), flag) (``localize_advanced``)."""
+        cfg, st = self.config, self.state
+        sz = torch.tensor(scores.shape, dtype=torch.float32)
+        center = (sz - 1) / 2
+        out_sz = self.clf_feature_sz
+        stride = self.crop_size / out_sz
+        s = scores.cpu()
+        max1, disp1 = _max2d(s)
+        translation1 = (disp1.float() - center) * stride * sample_scale
+        if float(max1) < cfg.clf_target_not_found_threshold:
+            return translation1, "not_found", float(max1)
+        neigh = cfg.clf_target_neighborhood_scale * (st.clf_target_sz / sample_scale) * (out_sz / self.crop_size)
+        top = max(round(float(disp1[0]) - float(neigh[0]) / 2), 0)
+        bottom = min(round(float(disp1[0]) + float(neigh[0]) / 2 + 1), int(sz[0]))
+        left = max(round(float(disp1[1]) - float(neigh[1]) / 2), 0)
+        right = min(round(float(disp1[1]) + float(neigh[1]) / 2 + 1), int(sz[1]))
+        masked = s.clone()
+        masked[top:bottom, left:right] = 0
+        max2, disp2 = _max2d(masked)
+        if float(max2) > cfg.clf_distractor_threshold * float(max1) and float(max2) > cfg.clf_target_not_found_threshold:
+            translation2 = (disp2.float() - center) * stride * sample_scale
+            prev_vec = (st.clf_pos - sample_pos) / (stride * sample_scale)
+            norm1 = torch.sqrt(torch.sum((disp1.float() - center - prev_vec) ** 2))
+            norm2 = torch.sqrt(torch.sum((disp2.float() - center - prev_vec) ** 2))
+            threshold = cfg.clf_displacement_scale * math.sqrt(float(sz[0] * sz[1])) / 2
+            if norm2 > threshold and norm1 < threshold:
+                return translation1, "hard_negative", float(max1)
+            if norm2 < threshold and norm1 > threshold:
+                return translation2, "hard_negative", float(max1)
+            return translation1, "uncertain", float(max1)
+        if float(max2) > cfg.clf_hard_negative_threshold * float(max1) and float(max2) > cfg.clf_target_not_found_threshold:
+            return translation1, "hard_negative", float(max1)
+        return translation1, "normal", float(max1)
+
+    def _update_instance_branch(self, scores, z, crop: _Crop, seg_pos, seg_sz, seg_scale):
+        cfg, st = self.config, self.state
+        translation, flag, max_score = self._localize(scores, crop.sample_pos, crop.sample_scale)
+        mask_ok = not st.is_lost_seg and not st.seg_too_small
+        if mask_ok:
+            st.clf_pos, st.clf_target_scale, st.clf_target_sz = seg_pos, seg_scale, seg_sz
+        elif flag != "not_found":
+            new_pos = crop.sample_pos + translation
+            st.clf_target_scale = torch.as_tensor(crop.sample_scale).clamp(st.clf_min_scale, st.clf_max_scale)
+            st.clf_target_sz = st.clf_base_target_sz * st.clf_target_scale
+            inside = (cfg.target_inside_ratio - 0.5) * st.clf_target_sz
+            im_sz = torch.tensor(st.image_size, dtype=torch.float32)
+            st.clf_pos = torch.max(torch.min(new_pos, im_sz - inside), inside)
+        sz = st.clf_target_sz
+        clf_box = (
+            float(st.clf_pos[1] - (sz[1] - 1) / 2),
+            float(st.clf_pos[0] - (sz[0] - 1) / 2),
+            float(sz[1]),
+            float(sz[0]),
+        )
+        if flag not in ("not_found", "uncertain") and cfg.update_classifier:
+            self._update_classifier(z, crop, flag)
+        st.is_lost_clf = flag == "not_found"
+        return max_score, flag, clf_box
+
+    def _update_classifier(self, z: torch.Tensor, crop: _Crop, flag: str) -> None:
+        cfg, st = self.config, self.state
+        hard = flag == "hard_negative"
+        self._events.append({"call": "clf_update_classifier", "hard_negative_lr": cfg.clf_hard_negative_learning_rate if hard else None})
+        label = self._clf_label(st.clf_pos, crop.sample_pos, crop.sample_scale)
+        box = box_in_crop(st.clf_pos, st.clf_target_sz, crop.sample_pos, crop.sample_scale, self.crop_size)
+        lr = cfg.clf_hard_negative_learning_rate if hard else cfg.clf_learning_rate
+        self.clf_memory.add({"features": z, "labels": label.view(1, 1, *label.shape), "boxes": box.view(1, 4).to(z.device)}, lr)
+        self._events.append({"call": "clf_update_memory"})
+        t = st.frame_num
+        if hard:
+            num_iter = cfg.clf_net_opt_hn_iter
+        elif (t - 1) % cfg.clf_train_skipping == 0 or t < cfg.clf_alr_init_buff:
+            num_iter = cfg.clf_net_opt_update_iter
+        else:
+            num_iter = 0
+        if num_iter > 0:
+            mem = self.clf_memory
+            n = mem.size
+            st.clf_filter = self.net.learn_classifier(
+                st.clf_filter, mem.get("features")[:, None], mem.get("labels"), num_iter,
+                sample_weight=mem.weights[:n].to(self.device),
+            ).filter
+            self._events.append({"call": "clf_filter_optimizer", "num_iter": num_iter})
+
+    def reset(self) -> None:
+        """Forget the target; ``init`` must be called again."""
+        self.state = None
+        self.seg_memory = None
+        self.clf_memory = None
+
+
+def _max2d(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum of a 2-D map and its (row, col): column-wise max first, then over columns (``dcf.max2d``)."""
+    col_max, row_idx = torch.max(scores, dim=-2)
+    value, col = torch.max(col_max, dim=-1)
+    row = row_idx[col]
+    return value, torch.stack([row, col])

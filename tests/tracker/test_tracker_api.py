@@ -1,0 +1,123 @@
+"""Tracker API behaviour with a tiny randomly initialised network (same code path as RTS-50)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rtstrack.errors import InputError
+from rtstrack.models import build_model, build_sta
+from rtstrack.tracker import Tracker
+
+
+def make_tracker(**kw) -> Tracker:
+    torch.manual_seed(0)
+    return Tracker(build_model("tiny"), build_sta("tiny"), **kw)
+
+
+def frame_with_square(t: int, size=(120, 160)) -> np.ndarray:
+    """A grey frame with a red square moving right by 1 px per frame."""
+    img = np.full((*size, 3), 90, dtype=np.uint8)
+    x = 30 + (t % 60)
+    img[40:70, x : x + 30] = (220, 30, 30)
+    return img
+
+
+def test_init_and_track_outputs():
+    tracker = make_tracker()
+    first = tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+    assert first.box == (30.0, 40.0, 30.0, 30.0)
+    assert first.mask.shape == (120, 160) and first.mask.dtype == bool
+    for t in range(1, 4):
+        out = tracker.track(frame_with_square(t))
+        assert out.mask.shape == (120, 160) and out.mask.dtype == bool
+        assert len(out.box) == 4 and all(np.isfinite(out.box))
+        assert out.box[2] > 0 and out.box[3] > 0
+        assert isinstance(out.found, bool) and np.isfinite(out.score)
+        assert out.info["frame"] == t
+
+
+def test_init_from_mask_uses_the_mask_and_its_box():
+    tracker = make_tracker()
+    mask = np.zeros((120, 160), dtype=bool)
+    mask[40:70, 30:60] = True
+    first = tracker.init(frame_with_square(0), mask=mask)
+    assert first.box == (30.0, 40.0, 30.0, 30.0)
+    assert np.array_equal(first.mask, mask)
+
+
+def test_box_partly_outside_is_clipped():
+    tracker = make_tracker()
+    first = tracker.init(frame_with_square(0), box=(-10, 100, 40, 50))
+    assert first.box == (0.0, 100.0, 30.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"box": (10, 10, 0, 5)}, "width and height must be > 0"),
+        ({"box": (10, 10, -3, 5)}, "width and height must be > 0"),
+        ({"box": (10, float("nan"), 5, 5)}, "NaN"),
+        ({"box": (500, 500, 20, 20)}, "outside"),
+        ({"box": (1, 2, 3)}, "4 numbers"),
+        ({"mask": np.zeros((120, 160), bool)}, "empty"),
+        ({"mask": np.ones((60, 80), bool)}, "does not match the frame size"),
+        ({}, "needs box"),
+    ],
+)
+def test_bad_init_inputs(kwargs, message):
+    tracker = make_tracker()
+    with pytest.raises(InputError, match=message):
+        tracker.init(frame_with_square(0), **kwargs)
+    assert isinstance(InputError("x"), ValueError)
+
+
+@pytest.mark.parametrize(
+    "frame,message",
+    [
+        (np.zeros((120, 160, 3), np.float32), "dtype uint8"),
+        (np.zeros((120, 160), np.uint8), r"shape \(H, W, 3\)"),
+        (np.zeros((120, 160, 4), np.uint8), r"shape \(H, W, 3\)"),
+        ([[0]], "numpy array"),
+        (np.zeros((100, 160, 3), np.uint8), "differs from the first frame"),
+    ],
+)
+def test_bad_frames(frame, message):
+    tracker = make_tracker()
+    tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+    with pytest.raises(InputError, match=message):
+        tracker.track(frame)
+
+
+def test_track_before_init():
+    with pytest.raises(InputError, match="before init"):
+        make_tracker().track(frame_with_square(0))
+
+
+def test_box_init_without_sta_uses_rectangle():
+    tracker = Tracker(build_model("tiny"), None)
+    first = tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+    assert first.mask.sum() == 900
+
+
+def test_memory_stays_bounded_over_long_video():
+    """2,000 frames: the process RSS does not grow once the memories are full."""
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    torch.set_num_threads(2)
+    tracker = make_tracker()
+    tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+    samples = {}
+    for t in range(1, 2001):
+        tracker.track(frame_with_square(t))
+        if t in (300, 1000, 2000):
+            samples[t] = rss_mb()
+    assert tracker.seg_memory.size == tracker.config.sample_memory_size
+    assert tracker.clf_memory.size <= tracker.config.clf_sample_memory_size
+    growth = samples[2000] - samples[300]
+    print(f"RSS MB at 300/1000/2000 frames: {samples}")
+    assert growth < 15, f"memory grew by {growth:.1f} MB between frame 300 and 2000"

@@ -64,3 +64,12 @@ def standin_factory():
         return StandInNet()
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: the test machine is shared, and tiny ops gain nothing from more."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -141,6 +141,5 @@ def test_torchrun_two_ranks_gloo_matches_single_process(train_root, tmp_path):
 
     a = load_file(str(out / "weights.safetensors"))
     b = load_file(str(tmp_path / "single" / "weights.safetensors"))
-    init = torch.load(list_checkpoints(tmp_path / "single")[-1], weights_only=False)  # noqa: F841
     diffs = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
     assert diffs.max().item() < 1e-4, diffs.max().item()

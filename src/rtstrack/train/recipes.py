@@ -193,8 +193,13 @@ class TrainConfig:
     num_workers: int = 8
     #: run the whole network in eval mode (BN uses stored statistics), ``disable_all_bn=True``.
     bn_eval: bool = True
-    amp: bool = True
+    #: autocast on CUDA. Off by default: the unrolled optimiser of rtstrack.models mixes dtypes
+    #: under autocast (conv2d_weight with bf16 features and fp32 residuals) until models handle it.
+    amp: bool = False
     amp_dtype: str = "bfloat16"
+    #: deterministic CUDA kernels (cuDNN/cuBLAS), needed for bit-for-bit resume on GPU (slower).
+    #: On CPU training is deterministic anyway.
+    deterministic: bool = False
     seed: int = 0
     log_every: int = 10
     #: also checkpoint every N iterations inside an epoch (0 = only at the end of each epoch).

@@ -291,6 +291,11 @@ class Trainer:
         self.run_dir = Path(opts.out_dir)
         if self.dist.is_main:
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+            torch.use_deterministic_algorithms(True, warn_only=True)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         random.seed(cfg.seed)
@@ -327,8 +332,11 @@ class Trainer:
                 self.val_set = TrainingSamples(FrameSampler(vd, vw, cfg.sampler), self.processing, cfg.val_samples, cfg.seed + 1)
         self.model: nn.Module = self.net
         if self.dist.enabled:
+            # find_unused_parameters: some parameters get no gradient in the training unroll
+            # (e.g. clf_encoder.samp_w_pred: the score encoder's weight output is not used).
             self.model = nn.parallel.DistributedDataParallel(
-                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
             )
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         if opts.resume:

@@ -21,7 +21,25 @@ from rtstrack.train.sampler import SequenceVideo, TrainVideo
 from rtstrack.train.synthetic import synthetic_videos
 
 Reader = Callable[[Path, DatasetSpec], Iterable[Sequence]]
-READERS: dict[str, Reader] = {}
+
+
+def _registry_reader(name: str, **kw) -> Reader:
+    """A reader of ``rtstrack.data.registry`` (single-object view for the VOS datasets)."""
+
+    def read(root: Path, spec: DatasetSpec) -> Iterable[Sequence]:
+        from rtstrack.data.registry import get_dataset
+
+        return get_dataset(name, root, split=spec.split, **kw)
+
+    return read
+
+
+READERS: dict[str, Reader] = {
+    "ytvos": _registry_reader("ytvos2019", multiobj=False),
+    "davis": _registry_reader("davis2017", multiobj=False),
+    "got10k": _registry_reader("got10k"),
+    "lasot": _registry_reader("lasot"),
+}
 
 
 def register_reader(kind: str, reader: Reader) -> None:

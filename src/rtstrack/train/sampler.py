@@ -79,13 +79,18 @@ class SequenceVideo:
         path = self.mask_paths[index]
         if path is None:
             raise DatasetError(f"{self.name}: frame {i} has no mask (neither in the dataset nor pseudo-masks)")
-        from PIL import Image
+        own = self.seq.masks is not None and self.seq.masks[i] is not None
+        if own and getattr(self.seq, "mask_reader", None) is not None:
+            arr = self.seq.read_mask(i)  # the reader's per-object 0/1 mask
+            ids = None
+        else:
+            from PIL import Image
 
-        with Image.open(path) as im:
-            arr = np.array(im)
-        if arr.ndim == 3:
-            arr = arr[..., 0]
-        ids = self.seq.object_ids
+            with Image.open(path) as im:
+                arr = np.array(im)
+            if arr.ndim == 3:
+                arr = arr[..., 0]
+            ids = self.seq.object_ids if own else None
         mask = (arr == ids[0]) if ids is not None and len(ids) == 1 else (arr > 0)
         if mask.shape != image.shape[:2]:
             raise DatasetError(f"{path}: mask is {mask.shape}, frame is {image.shape[:2]}; expected the same size")

@@ -95,10 +95,19 @@ def test_track_before_init():
         make_tracker().track(frame_with_square(0))
 
 
-def test_box_init_without_sta_uses_rectangle():
-    tracker = Tracker(build_model("tiny"), None)
+def test_box_init_rectangle():
+    tracker = Tracker(build_model("tiny"), None, box_init="box")
     first = tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
     assert first.mask.sum() == 900
+
+
+def test_box_init_self_stays_inside_the_box():
+    tracker = Tracker(build_model("tiny"), None)
+    assert tracker.box_init == "self"
+    first = tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+    assert 0 < first.mask.sum() <= 900
+    assert not first.mask[:40].any() and not first.mask[:, :30].any() and not first.mask[70:].any()
+    assert tracker.track(frame_with_square(1)).mask.shape == (120, 160)
 
 
 def test_memory_stays_bounded_over_long_video():

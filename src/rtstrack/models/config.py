@@ -137,6 +137,19 @@ PRESETS: dict[str, RTSNetConfig] = {
         label_encoder_dims=(8, 8, 16),
         decoder_mdim=8,
     ),
+    # RTS-Lite: the same design on an ImageNet MobileNetV2 (stages 1-3 only), a small crop and thin
+    # heads, sized for real-time tracking on a laptop CPU (the packaged default model).
+    "rts_lite": RTSNetConfig(
+        backbone="mobilenetv2",
+        pixel_format="rgb255",
+        image_size=(192, 320),
+        decoder_layers=("layer3", "layer2", "layer1"),
+        seg_feat_dim=64,
+        clf_feat_dim=64,
+        num_filters=16,
+        label_encoder_dims=(16, 32, 64),
+        decoder_mdim=16,
+    ),
 }
 
 STA_PRESETS: dict[str, STANetConfig] = {

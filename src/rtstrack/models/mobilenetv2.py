@@ -97,6 +97,7 @@ STAGES: dict[str, tuple[BlockSpec, ...]] = {
     "layer3": (BlockSpec(6, 64, 4, 2), BlockSpec(6, 96, 3, 1)),
     "layer4": (BlockSpec(6, 160, 3, 2), BlockSpec(6, 320, 1, 1)),
 }
+STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
 STAGE_STRIDES: dict[str, int] = {"layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32}
 STAGE_CHANNELS: dict[str, int] = {name: specs[-1].channels for name, specs in STAGES.items()}
 
@@ -232,6 +233,7 @@ class MobileNetV2Backbone(nn.Module):
         self.layer2, channels = _make_stage(channels, STAGES["layer2"])
         self.layer3, channels = _make_stage(channels, STAGES["layer3"])
         self.layer4, channels = _make_stage(channels, STAGES["layer4"])
+        self.out_channels = {name: specs[-1].channels for name, specs in STAGES.items()}
         self.head_conv: SameConv2d | None = None
         self.classifier: nn.Linear | None = None
         if with_head:
@@ -241,7 +243,8 @@ class MobileNetV2Backbone(nn.Module):
             # parameters keep this layout through load_state_dict (an in-place copy) and .to()
             self.to(memory_format=torch.channels_last)
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
+    def forward(self, x: Tensor, layers: tuple[str, ...] = STAGE_NAMES) -> dict[str, Tensor]:
+        """Stages named in ``layers`` (computation stops at the deepest one; all with the head)."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise InputError(
                 f"MobileNetV2Backbone expects an (N, 3, H, W) RGB tensor in [0, 255], "
@@ -252,11 +255,10 @@ class MobileNetV2Backbone(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         feats: dict[str, Tensor] = {}
         x = self.stem(x)
-        x = feats["layer1"] = self.layer1(x)
-        x = feats["layer2"] = self.layer2(x)
-        x = feats["layer3"] = self.layer3(x)
-        x = feats["layer4"] = self.layer4(x)
-        out = {name: feat.contiguous() for name, feat in feats.items()}
+        last = len(STAGE_NAMES) - 1 if self.head_conv is not None else max(STAGE_NAMES.index(n) for n in layers)
+        for name in STAGE_NAMES[: last + 1]:
+            x = feats[name] = getattr(self, name)(x)
+        out = {name: feat.contiguous() for name, feat in feats.items() if name in layers or self.head_conv is not None}
         if self.head_conv is not None and self.classifier is not None:
             pooled = self.head_conv(x).mean(dim=(2, 3))
             out["logits"] = self.classifier(pooled)

@@ -28,9 +28,11 @@ def build_backbone(name: str) -> tuple[nn.Module, dict[str, int]]:
     if spec["kind"] == "resnet":
         net = ResNet(blocks=spec["blocks"], width=spec["width"])
         return net, dict(net.out_channels)
-    from rtstrack.models.mobilenetv2 import MobileNetV2Backbone
+    # A fresh MobileNetV2 starts from the packaged ImageNet weights (3.6 MB, Apache-2.0; see
+    # rtstrack/weights/NOTICE.md); loading a trained RTS checkpoint overwrites them.
+    from rtstrack.models.mobilenetv2 import load_mobilenetv2_imagenet
 
-    net = MobileNetV2Backbone()
+    net = load_mobilenetv2_imagenet()
     return net, dict(net.out_channels)
 
 

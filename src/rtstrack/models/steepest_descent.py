@@ -100,6 +100,28 @@ def steepest_descent(
     Returns:
         A :class:`DescentResult`.
     """
+    # The learners run in float32 even under torch.autocast: their line search divides sums of
+    # squares, which half precision would ruin, and conv2d_weight has no autocast rule.
+    device_type = filt.device.type
+    with torch.autocast(device_type=device_type, enabled=False):
+        return _descend(_at_least_fp32(filt), ConvProblem(_at_least_fp32(problem.features), problem.padding),
+                        _fp32_term(data_term), reg, num_iter, compute_losses, min_denominator)
+
+
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 -> float32; float32/float64 unchanged."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def _fp32_term(data_term: DataTerm) -> DataTerm:
+    def term(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r, d = data_term(scores)
+        return _at_least_fp32(r), _at_least_fp32(d)
+
+    return term
+
+
+def _descend(filt, problem, data_term, reg, num_iter, compute_losses, min_denominator) -> DescentResult:
     num_seq = filt.shape[0]
     iterates = [filt]
     losses: list[torch.Tensor] = []

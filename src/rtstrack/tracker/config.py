@@ -21,6 +21,7 @@ class TrackerConfig:
     # --- box -> mask initialisation (STA) --------------------------------------------------------
     sta_search_area_scale: float = 4.0
     sta_border_mode: str = "replicate"
+    self_init_min_fraction: float = 0.1  # box_init='self': below this fraction of the box, use the box
     # --- segmentation memory and learner -------------------------------------------------------
     sample_memory_size: int = 32
     learning_rate: float = 0.1

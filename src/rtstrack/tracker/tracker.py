@@ -103,8 +103,10 @@ class Tracker:
         sta: the box-to-mask network; without it, ``init`` needs a mask (or ``box_init="box"``).
         config: tracker parameters (default: the reference ``rts50`` values).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
-        box_init: how a box becomes the first mask when no mask is given: ``"sta"`` (default when an
-            STA network is available) or ``"box"`` (the filled rectangle).
+        box_init: how a box becomes the first mask when no mask is given: ``"sta"`` (the STA
+            network; default when one is available), ``"self"`` (the tracker's own segmentation
+            branch, trained on the box rectangle, segments the first frame inside the box; default
+            otherwise) or ``"box"`` (the filled rectangle).
     """
 
     def __init__(
@@ -119,9 +121,9 @@ class Tracker:
         self.net = net.to(self.device).eval()
         self.sta = sta.to(self.device).eval() if sta is not None else None
         self.config = config or TrackerConfig()
-        self.box_init = box_init or ("sta" if sta is not None else "box")
-        if self.box_init not in ("sta", "box"):
-            raise InputError(f"box_init={self.box_init!r}: use 'sta' or 'box'")
+        self.box_init = box_init or ("sta" if sta is not None else "self")
+        if self.box_init not in ("sta", "self", "box"):
+            raise InputError(f"box_init={self.box_init!r}: use 'sta', 'self' or 'box'")
         if self.box_init == "sta" and self.sta is None:
             raise InputError("box_init='sta' needs an STA network (pass sta=...)")
         size = self.config.image_sample_size or net.config.image_size
@@ -231,12 +233,31 @@ class Tracker:
                     self.sta, image, box, self.config.sta_search_area_scale, self.config.sta_border_mode
                 )
             else:
-                init_mask = torch.zeros(height, width, device=self.device)
-                x, y, w, h = (int(round(v)) for v in box)
-                init_mask[y : y + h, x : x + w] = 1
+                init_mask = self._box_mask(box, height, width)
+                if self.box_init == "self":
+                    init_mask = self._self_box_init(image, box, init_mask)
         self._initialize(image, box, init_mask)
         mask_np = (init_mask > 0).cpu().numpy()
         return FrameResult(box=tuple(box), mask=mask_np, score=float("nan"), found=True, info={"frame": 0})
+
+    def _box_mask(self, box: Box, height: int, width: int) -> torch.Tensor:
+        mask = torch.zeros(height, width, device=self.device)
+        x, y, w, h = (int(round(v)) for v in box)
+        mask[y : y + h, x : x + w] = 1
+        return mask
+
+    def _self_box_init(self, image: torch.Tensor, box: Box, rectangle: torch.Tensor) -> torch.Tensor:
+        """First mask from a box with the tracker's own networks: learn from the rectangle, then
+        segment the first frame and keep what lies inside the box (the rectangle if that is tiny)."""
+        self._initialize(image, box, rectangle)
+        self._events, self._branch = [], "box_init"
+        crop = self.begin_frame(image, reposition=False)
+        crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
+        canvas, _, _, _ = self._segment_crop(crop)
+        mask = (canvas > 0).float() * rectangle
+        if mask.sum() < self.config.self_init_min_fraction * rectangle.sum():
+            return rectangle
+        return mask
 
     def _to_tensor(self, frame: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float()
@@ -357,10 +378,13 @@ class Tracker:
         self.state.prev_probability = torch.sigmoid(raw)
         return result
 
-    def begin_frame(self, image: torch.Tensor) -> _Crop:
+    def begin_frame(self, image: torch.Tensor, reposition: bool = True) -> _Crop:
         """Steps 1-4 of a frame: memory update and optimisation with the previous output, search
-        region update, and the new search crop. ``image`` is ``(1, 3, H, W)`` RGB float."""
+        region update, and the new search crop. ``image`` is ``(1, 3, H, W)`` RGB float.
+        With ``reposition=False`` only the crop at the current state is made."""
         cfg, st = self.config, self.state
+        if not reposition:
+            return self._search_crop(image)
         st.frame_num += 1
         t = st.frame_num
         events: list[dict] = []
@@ -381,6 +405,10 @@ class Tracker:
                 self._update_segmentation_model(cfg.net_opt_update_iter)
                 events.append({"call": "seg_update_target_model", "num_iter": cfg.net_opt_update_iter})
         self._reposition(prob)
+        return self._search_crop(image)
+
+    def _search_crop(self, image: torch.Tensor) -> _Crop:
+        cfg, st = self.config, self.state
         center = st.pos + ((self.seg_feature_sz + self.seg_kernel) % 2) * st.target_scale * self.crop_size / (2 * self.seg_feature_sz)
         patch, coords = sample_patch(
             image, center, st.target_scale * self.crop_size, self.crop_size,
@@ -471,13 +499,8 @@ class Tracker:
 
         Returns the full-image logits ``(H, W)`` (-100 outside the crop) and the frame result.
         """
-        cfg, st, net = self.config, self.state, self.net
-        x_seg = net.segmentation_features(crop.backbone)
-        z = net.classification_features(crop.backbone)
-        scores = net.classify(st.clf_filter, z[None])  # (1, 1, h, w)
-        score_enc = net.encode_scores(scores)
-        logits = net.segment(st.seg_filter, x_seg[None], crop.backbone, score_enc)
-        canvas = paste_scores(logits, st.image_size, crop.sample_pos, crop.sample_scale)
+        cfg, st = self.config, self.state
+        canvas, scores, x_seg, z = self._segment_crop(crop)
         mask = canvas > 0
         box = mask_to_box(mask)
         prob_sum = float(torch.sigmoid(canvas).sum())
@@ -519,6 +542,17 @@ class Tracker:
         }
         result = FrameResult(box=tuple(float(v) for v in out_box), mask=mask.cpu().numpy(), score=max_score, found=found, info=info)
         return canvas, result
+
+    def _segment_crop(self, crop: _Crop):
+        """Both branches on a crop: full-image logits ``(H, W)``, DiMP scores ``(1, 1, h, w)``,
+        segmentation features ``(1, C, h', w')`` and DiMP features ``(1, C', h'', w'')``."""
+        net, st = self.net, self.state
+        x_seg = net.segmentation_features(crop.backbone)
+        z = net.classification_features(crop.backbone)
+        scores = net.classify(st.clf_filter, z[None])
+        logits = net.segment(st.seg_filter, x_seg[None], crop.backbone, net.encode_scores(scores))
+        canvas = paste_scores(logits.float(), st.image_size, crop.sample_pos, crop.sample_scale)
+        return canvas, scores.float(), x_seg, z
 
     # ------------------------------------------------------------------------------------ DiMP
     def _localize(self, scores: torch.Tensor, sample_pos: torch.Tensor, sample_scale: torch.Tensor):

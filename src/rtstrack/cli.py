@@ -501,3 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

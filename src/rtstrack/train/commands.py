@@ -66,6 +66,7 @@ def run_train(args: argparse.Namespace) -> int:
             init_weights=args.init,
             epochs=args.epochs,
             stop_after_steps=args.stop_after_steps,
+            time_limit_s=None if args.time_limit is None else 60.0 * args.time_limit,
             progress=not args.no_progress,
         )
         result = Trainer(cfg, opts).fit()
@@ -93,6 +94,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="override the global batch size")
     p.add_argument("--workers", type=int, default=None, help="data-loader worker processes per rank")
     p.add_argument("--stop-after-steps", type=int, default=None, help="checkpoint and stop after this many steps")
+    p.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                   help="checkpoint and stop after this much wall-clock time (resume later with --resume)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. optim.milestones=[2]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)

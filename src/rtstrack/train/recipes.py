@@ -279,11 +279,42 @@ def tiny() -> TrainConfig:
 
 
 def rts_lite() -> TrainConfig:
-    """Placeholder for the project's small default model; the lead fills model/datasets/schedule."""
-    cfg = tiny()
-    cfg.name = "rts_lite"
-    cfg.model = "rts_lite"
-    return cfg
+    """The packaged default model: RTS-Lite (ImageNet MobileNetV2, 192x320 crops) on ``shared/data/train``.
+
+    Real videos with masks (DAVIS-2016 train) and still images with masks turned into synthetic
+    sequences (SOD); the box-only videos carry no mask and are not used. The backbone's first
+    stages stay frozen (little data); the heads are new and learn fast. One GPU: about 6 minutes
+    (``--time-limit`` stops it early with a checkpoint; ``--resume`` continues).
+    """
+    return TrainConfig(
+        name="rts_lite",
+        model="rts_lite",
+        datasets=[
+            DatasetSpec(kind="folder", root="videos", weight=3, include=["davis16_"]),
+            DatasetSpec(kind="sod", root="images/SOD", weight=2, synthetic_length=12),
+        ],
+        val_fraction=0.1,
+        val_samples=64,
+        val_every=5,
+        sampler=SamplerConfig(samples_per_epoch=32 * 100, max_gap=100),
+        processing=ProcessingConfig(image_size=None, search_area_factor=5.0),
+        loss=LossConfig(seg_bce_weight=1.0),
+        bn_eval=False,
+        optim=OptimConfig(
+            groups=[
+                ParamGroup(["feature_extractor.layer2", "feature_extractor.layer3"], 1e-4),
+                ParamGroup(["target_model", "label_encoder", "decoder", "classifier", "clf_encoder"], 1e-3),
+            ],
+            frozen_prefixes=["feature_extractor.stem", "feature_extractor.layer1", "feature_extractor.layer4"],
+            milestones=[14, 18],
+            gamma=0.2,
+        ),
+        epochs=20,
+        batch_size=32,
+        num_workers=8,
+        amp=False,
+        log_every=10,
+    )
 
 
 CONFIGS = {"rts50": rts50, "tiny": tiny, "rts_lite": rts_lite}

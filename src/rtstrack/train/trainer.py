@@ -252,6 +252,8 @@ class RunOptions:
     init_weights: str | None = None
     epochs: int | None = None
     stop_after_steps: int | None = None
+    #: wall-clock budget in seconds: checkpoint and stop once exceeded (all ranks stop together).
+    time_limit_s: float | None = None
     progress: bool = True
     tensorboard: bool = True
 
@@ -417,6 +419,7 @@ class Trainer:
         accum = cfg.grad_accum_steps
         result = TrainResult(self.global_step, self.epoch)
         stop = self.opts.stop_after_steps
+        started = time.time()
         try:
             from tqdm import tqdm
         except ImportError:  # pragma: no cover - tqdm is a dependency
@@ -462,7 +465,7 @@ class Trainer:
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{out.stats['loss']:.3f}")
-                    stopping = stop is not None and self.global_step >= stop
+                    stopping = (stop is not None and self.global_step >= stop) or self._out_of_time(started)
                     if self.global_step % max(1, cfg.log_every) == 0 or self.step_in_epoch == iters or stopping:
                         row = self._reduce(window, window_n)
                         row.update(kind="train", epoch=self.epoch + 1, step_in_epoch=self.step_in_epoch,
@@ -492,6 +495,15 @@ class Trainer:
             self.logger.close()
         result.global_step, result.epoch = self.global_step, self.epoch
         return result
+
+    def _out_of_time(self, started: float) -> bool:
+        """True once the run's time budget is spent (decided on rank 0, shared with all ranks)."""
+        if self.opts.time_limit_s is None:
+            return False
+        flag = torch.tensor([float(time.time() - started > self.opts.time_limit_s)])
+        if self.dist.enabled:
+            dist.broadcast(flag, src=0)
+        return bool(flag.item())
 
     def _optimizer_step(self) -> None:
         clip = self.cfg.optim.grad_clip_norm

@@ -1,0 +1,67 @@
+"""Models shipped inside the package: names, files, checksums and provenance (no downloads)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtstrack.errors import CheckpointError
+
+
+@dataclass(frozen=True)
+class PretrainedCfg:
+    """A packaged weights file and what one needs to know about it.
+
+    Attributes:
+        file: file name under ``rtstrack/weights/``.
+        sha256: checksum of the file (verified on load).
+        architecture: network preset it was trained as.
+        input: pixel convention of the network input.
+        license: licence of the weights.
+        source: how they were made.
+    """
+
+    file: str
+    sha256: str
+    architecture: str
+    input: str
+    license: str
+    source: str
+
+
+PRETRAINED: dict[str, PretrainedCfg] = {
+    "rts_lite": PretrainedCfg(
+        file="rts_lite.safetensors",
+        sha256="a199d6cc30ea1f7d6cd122be7a1f756617c17799ff26b932f25664658a83da04",
+        architecture="rts_lite",
+        input="RGB uint8 frames; MobileNetV2 scaling (x - 128) / 128 inside the network",
+        license="Apache-2.0 (backbone initialised from Google's MobileNetV2, Apache-2.0; see weights/NOTICE.md)",
+        source="rtstrack train --config rts_lite on shared/data/train (docs/model_card.md)",
+    ),
+}
+PRETRAINED["default"] = PRETRAINED["rts_lite"]
+
+
+def list_pretrained() -> list[str]:
+    """Names accepted by :func:`pretrained_weights` and ``Tracker.from_pretrained``."""
+    return sorted(PRETRAINED)
+
+
+def pretrained_weights(name: str = "default") -> Path:
+    """Path of a packaged weights file, after checking its sha256.
+
+    Raises:
+        CheckpointError: unknown name, missing file (broken install) or checksum mismatch.
+    """
+    if name not in PRETRAINED:
+        raise CheckpointError(f"no packaged model named {name!r}; available: {list_pretrained()}")
+    cfg = PRETRAINED[name]
+    path = Path(str(importlib.resources.files("rtstrack") / "weights" / cfg.file))
+    if not path.is_file():
+        raise CheckpointError(f"packaged weights {cfg.file} are missing from {path.parent}; reinstall rtstrack")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != cfg.sha256:
+        raise CheckpointError(f"{path} is corrupt: sha256 {digest[:12]}... differs from the expected {cfg.sha256[:12]}...")
+    return path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from rtstrack.errors import ConfigError
 
@@ -35,7 +35,9 @@ class RTSNetConfig:
         seg_feat_dim / seg_filter_size / num_filters: target-model features C, kernel k, label channels D.
         label_encoder_dims: widths of the label encoder's first three stages.
         use_bn_in_label_enc: BN inside the label encoder.
+        feature_stride: stride of ``feature_layer`` w.r.t. the input crop.
         clf_feat_dim / clf_filter_size: DiMP features and filter size.
+        clf_feat_stride: stride of the DiMP feature conv on ``feature_layer`` (2: stride-32 features).
         clf_pool_stride: stride assumed by the filter initialiser's RoI pooling (16: official quirk).
         clf_hinge_threshold / clf_activation_leak / clf_filter_reg: DiMP residual parameters.
         decoder_mdim: decoder base width.
@@ -52,7 +54,9 @@ class RTSNetConfig:
     num_filters: int = 16
     label_encoder_dims: tuple[int, int, int] = (16, 32, 64)
     use_bn_in_label_enc: bool = False
+    feature_stride: int = 16
     clf_feat_dim: int = 512
+    clf_feat_stride: int = 2
     clf_filter_size: int = 4
     clf_pool_stride: int = 16
     clf_hinge_threshold: float = 0.05
@@ -146,11 +150,14 @@ PRESETS: dict[str, RTSNetConfig] = {
         decoder_layers=("layer3", "layer2", "layer1"),
         seg_feat_dim=64,
         clf_feat_dim=64,
+        clf_feat_stride=1,  # stride-16 DiMP features: a 13x21 score map on the small crop
         num_filters=16,
         label_encoder_dims=(16, 32, 64),
         decoder_mdim=16,
     ),
 }
+# First training stage of the shipped RTS-Lite weights (stride-32 DiMP features, as RTS-50).
+PRESETS["rts_lite_stage1"] = replace(PRESETS["rts_lite"], clf_feat_stride=2)
 
 STA_PRESETS: dict[str, STANetConfig] = {
     "sta": STANetConfig(),

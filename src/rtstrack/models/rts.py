@@ -66,7 +66,9 @@ class RTSNet(nn.Module):
         dims = (*c.label_encoder_dims, c.num_filters)
         self.label_encoder = LabelEncoder(dims=dims, stride=2, use_bn=c.use_bn_in_label_enc)
         # The DiMP features reuse the *segmentation* filter size in their norm scale (official quirk).
-        clf_features = target_model_features(in_dim=in_dim, out_dim=c.clf_feat_dim, filter_size=c.seg_filter_size, stride=2)
+        clf_features = target_model_features(
+            in_dim=in_dim, out_dim=c.clf_feat_dim, filter_size=c.seg_filter_size, stride=c.clf_feat_stride
+        )
         self.classifier = Classifier(
             feature_extractor=clf_features,
             feat_dim=c.clf_feat_dim,

@@ -297,7 +297,7 @@ def rts_lite() -> TrainConfig:
         val_samples=64,
         val_every=5,
         sampler=SamplerConfig(samples_per_epoch=32 * 100, max_gap=100),
-        processing=ProcessingConfig(image_size=None, search_area_factor=5.0),
+        processing=ProcessingConfig(image_size=None, search_area_factor=5.0, label_feature_stride=16),
         loss=LossConfig(seg_bce_weight=1.0),
         bn_eval=False,
         optim=OptimConfig(
@@ -317,7 +317,20 @@ def rts_lite() -> TrainConfig:
     )
 
 
-CONFIGS = {"rts50": rts50, "tiny": tiny, "rts_lite": rts_lite}
+def rts_lite_stage1() -> TrainConfig:
+    """Stage 1 of the shipped weights: ``rts_lite`` with stride-32 DiMP features (``rts_lite_stage1`` net).
+
+    The shipped model = this recipe (20 epochs, about 5 minutes on one H100), then ``rts_lite``
+    initialised from its weights (``--init``) for a shorter schedule; see docs/model_card.md.
+    """
+    cfg = rts_lite()
+    cfg.name = "rts_lite_stage1"
+    cfg.model = "rts_lite_stage1"
+    cfg.processing.label_feature_stride = 32
+    return cfg
+
+
+CONFIGS = {"rts50": rts50, "tiny": tiny, "rts_lite": rts_lite, "rts_lite_stage1": rts_lite_stage1}
 
 
 def list_configs() -> list[str]:

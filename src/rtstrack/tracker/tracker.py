@@ -85,8 +85,17 @@ class TrackState:
 
 
 @dataclass
-class _Crop:
-    """One frame's search crop and its backbone outputs."""
+class SearchCrop:
+    """One object's search crop on one frame (made by :meth:`Tracker.begin_frame`).
+
+    Attributes:
+        patch: ``(1, 3, h, w)`` RGB float crop in [0, 255], ``(h, w)`` = the tracker's crop size.
+        coords: ``(1, 4)`` crop corners ``(y0, x0, y1, x1)`` in full-image pixels.
+        sample_pos: ``(2,)`` crop centre ``(y, x)`` in full-image pixels.
+        sample_scale: image pixels per crop pixel.
+        backbone: the backbone stages of ``patch`` (``net.extract_backbone(net.normalize(patch))``),
+            each ``(1, C, h', w')``; set by the caller between ``begin_frame`` and ``end_frame``.
+    """
 
     patch: torch.Tensor
     coords: torch.Tensor
@@ -375,13 +384,39 @@ class Tracker:
         crop = self.begin_frame(image)
         crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
         raw, result = self.end_frame(image, crop)
-        self.state.prev_probability = torch.sigmoid(raw)
+        self.set_previous_probability(torch.sigmoid(raw))
         return result
 
-    def begin_frame(self, image: torch.Tensor, reposition: bool = True) -> _Crop:
+    # The three steps of ``track``, public so that a caller can run the backbone itself, e.g. once
+    # on the crops of several objects (``MultiTracker``), and feed back a probability map of its
+    # own (the multi-object soft aggregation). Call them under ``torch.no_grad()``:
+    #     crop = tracker.begin_frame(image)                  # image = tracker.frame_tensor(frame)
+    #     crop.backbone = net.extract_backbone(net.normalize(crop.patch))
+    #     raw, result = tracker.end_frame(image, crop)
+    #     tracker.set_previous_probability(torch.sigmoid(raw))   # or any (H, W) map in [0, 1]
+
+    def frame_tensor(self, frame: np.ndarray) -> torch.Tensor:
+        """``(H, W, 3)`` uint8 RGB frame -> ``(1, 3, H, W)`` float tensor on the tracker's device
+        (checked against the first frame's size when tracking has started)."""
+        self._check_frame(frame, self.state.image_size if self.state is not None else None)
+        return self._to_tensor(frame)
+
+    def set_previous_probability(self, prob: torch.Tensor) -> None:
+        """Set the map P the next ``begin_frame`` learns from and repositions with (spec §4.5
+        step 1): ``(H, W)`` float, full image, target probability in [0, 1] (``track`` uses
+        ``sigmoid`` of its own logits; ``MultiTracker`` the soft-aggregated probability)."""
+        if self.state is None:
+            raise InputError("set_previous_probability() called before init()")
+        if tuple(prob.shape) != tuple(self.state.image_size):
+            raise InputError(f"probability map has shape {tuple(prob.shape)}, expected the frame size {self.state.image_size}")
+        self.state.prev_probability = prob.to(self.device, torch.float32)
+
+    def begin_frame(self, image: torch.Tensor, reposition: bool = True) -> SearchCrop:
         """Steps 1-4 of a frame: memory update and optimisation with the previous output, search
-        region update, and the new search crop. ``image`` is ``(1, 3, H, W)`` RGB float.
-        With ``reposition=False`` only the crop at the current state is made."""
+        region update, and the new search crop. ``image`` is ``(1, 3, H, W)`` RGB float (see
+        :meth:`frame_tensor`). The caller fills the returned crop's ``backbone`` and passes it to
+        :meth:`end_frame`. With ``reposition=False`` only the crop at the current state is made
+        (no frame is counted)."""
         cfg, st = self.config, self.state
         if not reposition:
             return self._search_crop(image)
@@ -407,7 +442,7 @@ class Tracker:
         self._reposition(prob)
         return self._search_crop(image)
 
-    def _search_crop(self, image: torch.Tensor) -> _Crop:
+    def _search_crop(self, image: torch.Tensor) -> SearchCrop:
         cfg, st = self.config, self.state
         center = st.pos + ((self.seg_feature_sz + self.seg_kernel) % 2) * st.target_scale * self.crop_size / (2 * self.seg_feature_sz)
         patch, coords = sample_patch(
@@ -416,7 +451,7 @@ class Tracker:
         )
         sample_pos, sample_scale = sample_location(coords, self.crop_size)
         self._crop_center = center
-        return _Crop(patch=patch, coords=coords, sample_pos=sample_pos, sample_scale=sample_scale)
+        return SearchCrop(patch=patch, coords=coords, sample_pos=sample_pos, sample_scale=sample_scale)
 
     def _update_segmentation_model(self, num_iter: int) -> None:
         mem = self.seg_memory
@@ -494,10 +529,12 @@ class Tracker:
         larger = [s for s in recent if s >= recent[-1]]
         st.target_scale = torch.mean(torch.stack([torch.as_tensor(s) for s in larger[-k:]]))
 
-    def end_frame(self, image: torch.Tensor, crop: _Crop) -> tuple[torch.Tensor, FrameResult]:
+    def end_frame(self, image: torch.Tensor, crop: SearchCrop) -> tuple[torch.Tensor, FrameResult]:
         """Steps 5-10: both branches on the crop's backbone features, outputs and classifier update.
 
         Returns the full-image logits ``(H, W)`` (-100 outside the crop) and the frame result.
+        The next frame needs its P: call :meth:`set_previous_probability` before the next
+        ``begin_frame`` (``track`` does it with ``sigmoid`` of these logits).
         """
         cfg, st = self.config, self.state
         canvas, scores, x_seg, z = self._segment_crop(crop)
@@ -543,7 +580,7 @@ class Tracker:
         result = FrameResult(box=tuple(float(v) for v in out_box), mask=mask.cpu().numpy(), score=max_score, found=found, info=info)
         return canvas, result
 
-    def _segment_crop(self, crop: _Crop):
+    def _segment_crop(self, crop: SearchCrop):
         """Both branches on a crop: full-image logits ``(H, W)``, DiMP scores ``(1, 1, h, w)``,
         segmentation features ``(1, C, h', w')`` and DiMP features ``(1, C', h'', w'')``."""
         net, st = self.net, self.state
@@ -590,7 +627,7 @@ class Tracker:
             return translation1, "hard_negative", float(max1)
         return translation1, "normal", float(max1)
 
-    def _update_instance_branch(self, scores, z, crop: _Crop, seg_pos, seg_sz, seg_scale):
+    def _update_instance_branch(self, scores, z, crop: SearchCrop, seg_pos, seg_sz, seg_scale):
         cfg, st = self.config, self.state
         translation, flag, max_score = self._localize(scores, crop.sample_pos, crop.sample_scale)
         mask_ok = not st.is_lost_seg and not st.seg_too_small
@@ -615,7 +652,7 @@ class Tracker:
         st.is_lost_clf = flag == "not_found"
         return max_score, flag, clf_box
 
-    def _update_classifier(self, z: torch.Tensor, crop: _Crop, flag: str) -> None:
+    def _update_classifier(self, z: torch.Tensor, crop: SearchCrop, flag: str) -> None:
         cfg, st = self.config, self.state
         hard = flag == "hard_negative"
         self._events.append({"call": "clf_update_classifier", "hard_negative_lr": cfg.clf_hard_negative_learning_rate if hard else None})

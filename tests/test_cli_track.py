@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -140,6 +141,33 @@ def test_several_objects_get_their_own_folders(tmp_path: Path) -> None:
     assert decode_video(out / "overlay.mp4")[0] == 8
     summary = json.loads((out / "summary.json").read_text())
     assert [o["files"]["boxes"] for o in summary["objects"]] == ["obj1/boxes.txt", "obj2/boxes.txt"]
+
+
+def test_two_objects_with_the_shipped_model_are_tracked_jointly(tmp_path: Path) -> None:
+    """The real default model (no --weights, no --tracker): one MultiTracker for both boxes."""
+    out = tmp_path / "out"
+    second = (600, 380, 120, 80)  # a patch of water in the bottom right
+    proc = run_cli(
+        "track", BLACKSWAN, "--box", BOX_ARG, "--box", ",".join(map(str, second)), "--out", out,
+        "--max-frames", "8", "--device", "cpu", "--quiet", timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["multi_object"] == "joint"
+    assert summary["model"]["weights"].startswith("pretrained")
+    masks = []
+    for k, box0 in enumerate([BOX, second], start=1):
+        boxes = read_boxes(out / f"obj{k}" / "boxes.txt")
+        assert boxes.shape == (8, 4) and np.isfinite(boxes).all()
+        np.testing.assert_allclose(boxes[0], box0)  # frame 1: the given box
+        files = sorted((out / f"obj{k}" / "masks").glob("*.png"))
+        assert [f.name for f in files] == [f"{i:05d}.png" for i in range(1, 9)]
+        masks.append(np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) > 0 for f in files]))
+        for i in range(1, 8):  # later frames: the box is the tight box of the object's merged mask
+            if masks[-1][i].any():
+                np.testing.assert_allclose(boxes[i], mask_box(files[i]), atol=0.006)
+    assert not (masks[0] & masks[1]).any()  # one label map: the objects' masks never overlap
+    assert decode_video(out / "overlay.mp4") == (8, (WIDTH, HEIGHT))
 
 
 def test_no_masks_no_video_and_max_frames(tmp_path: Path) -> None:

@@ -70,7 +70,9 @@ Track one or several objects through a video and write, in --out DIR:
   overlay.mp4       the frames with the mask tinted and the box drawn
   summary.json      frames, frames/s, model, device, timings, unreadable frames, status
 With several objects, boxes.txt and masks/ go in DIR/obj1/, DIR/obj2/, ... (one per --box/--mask,
-in the order given) and overlay.mp4 shows them all.
+in the order given) and overlay.mp4 shows them all. The RTS model tracks them jointly (one network
+pass per frame for all objects; each pixel goes to at most one object, so the masks do not
+overlap); a --tracker factory is called once per object and its trackers run independently.
 
 SOURCE is a video file (mp4, avi, mov, mkv, ...), a folder of images (sorted naturally, so
 frame2 comes before frame10; a folder with a frames/ sub-folder works too), a camera index
@@ -180,7 +182,7 @@ def add_track_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
         metavar="MODULE:FACTORY",
         help="use another tracker: FACTORY() (given device=... if it takes it) must return an object "
         "with init(frame, box=None, mask=None) and track(frame), frames being HxWx3 uint8 RGB; it is "
-        "called once per object. The current folder is importable",
+        "called once per object and the objects are tracked independently. The current folder is importable",
     )
     model.add_argument(
         "--device",
@@ -268,12 +270,16 @@ def load_factory(spec: str) -> Callable[..., Any]:
     return factory
 
 
-def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any], dict[str, Any]]:
-    """Make ``count`` trackers as the options say; returns them and the facts for summary.json.
+def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | Any, dict[str, Any]]:
+    """Make the trackers for ``count`` objects as the options say; returns them and the facts for
+    summary.json.
 
-    ``--tracker`` -> the user's factory; ``--weights`` -> ``Tracker.from_checkpoint``; neither ->
-    ``Tracker.from_pretrained`` (the model shipped with the package). ``rtstrack.tracker`` is
-    imported only here, so the rest of the CLI works without it.
+    ``--tracker`` -> a list of ``count`` trackers from the user's factory. Otherwise the RTS model:
+    ``--weights`` -> ``from_checkpoint``, neither -> ``from_pretrained`` (the model shipped with
+    the package), of ``Tracker`` for one object, or of ONE ``MultiTracker`` for several objects
+    (shared backbone pass, soft aggregation; :func:`rtstrack.io.pipeline.run_tracking` takes it in
+    place of the list). ``rtstrack.tracker`` is imported only here, so the rest of the CLI works
+    without it.
     """
     t0 = time.perf_counter()
     if args.tracker:
@@ -291,7 +297,10 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any], dic
                 raise
             except Exception as exc:  # a user factory: report it in one line
                 raise InputError(f"--tracker {args.tracker}: the factory failed: {type(exc).__name__}: {exc}") from exc
-        return trackers, {"model": {"kind": "factory", "factory": args.tracker}, "device": device, "load_s": time.perf_counter() - t0}
+        meta = {"model": {"kind": "factory", "factory": args.tracker}, "device": device}
+        if count > 1:
+            meta["multi_object"] = "independent"  # one tracker per object
+        return trackers, {**meta, "load_s": time.perf_counter() - t0}
 
     if args.weights:
         weights = Path(args.weights).expanduser()
@@ -301,38 +310,38 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any], dic
             raise InputError(f"--sta {args.sta}: file not found")
     device = resolve_device(args.device)
     try:
-        from rtstrack.tracker import Tracker
+        from rtstrack.tracker import MultiTracker, Tracker
     except ImportError as exc:
         raise InputError(
             f"the RTS tracker is not available in this install (cannot import rtstrack.tracker: {exc}); "
             f"use --tracker MODULE:FACTORY for another tracker"
         ) from None
+    cls = MultiTracker if count > 1 else Tracker  # several objects: one joint tracker
     if args.weights:
         model = {"kind": "rts", "weights": str(weights), "sta": args.sta}
-        trackers = []
-        for _ in range(count):
-            try:
-                trackers.append(Tracker.from_checkpoint(str(weights), sta=args.sta, device=device))
-            except RTSTrackError:
-                raise
-            except Exception as exc:  # e.g. torch.load errors on a file that is not a checkpoint
-                raise InputError(f"cannot load --weights {args.weights}: {type(exc).__name__}: {exc}") from exc
+        try:
+            tracker = cls.from_checkpoint(str(weights), sta=args.sta, device=device)
+        except RTSTrackError:
+            raise
+        except Exception as exc:  # e.g. torch.load errors on a file that is not a checkpoint
+            raise InputError(f"cannot load --weights {args.weights}: {type(exc).__name__}: {exc}") from exc
     else:
         model = {"kind": "rts", "weights": "pretrained (shipped with the package)"}
-        from_pretrained = getattr(Tracker, "from_pretrained", None)
+        from_pretrained = getattr(cls, "from_pretrained", None)
         kwargs = {"device": device} if from_pretrained is not None and _accepts(from_pretrained, "device") else {}
-        trackers = []
-        for _ in range(count):
-            try:
-                if from_pretrained is None:
-                    raise NotImplementedError("Tracker.from_pretrained does not exist yet")
-                trackers.append(from_pretrained(**kwargs))
-            except Exception as exc:  # no default model shipped (yet): tell what to pass instead
-                raise InputError(
-                    f"no default model is available in this install ({type(exc).__name__}: {exc}); "
-                    f"pass the RTS weights: {WEIGHTS_HINT}"
-                ) from exc
-    return trackers, {"model": model, "device": device, "load_s": time.perf_counter() - t0}
+        try:
+            if from_pretrained is None:
+                raise NotImplementedError(f"{cls.__name__}.from_pretrained does not exist yet")
+            tracker = from_pretrained(**kwargs)
+        except Exception as exc:  # no default model shipped (yet): tell what to pass instead
+            raise InputError(
+                f"no default model is available in this install ({type(exc).__name__}: {exc}); "
+                f"pass the RTS weights: {WEIGHTS_HINT}"
+            ) from exc
+    meta = {"model": model, "device": device}
+    if count > 1:
+        meta["multi_object"] = "joint"  # one MultiTracker: shared backbone pass, soft aggregation
+    return (tracker if count > 1 else [tracker]), {**meta, "load_s": time.perf_counter() - t0}
 
 
 def _sequence_name(args: argparse.Namespace, source_name: str) -> str:

@@ -35,12 +35,36 @@ class FakeTracker:
         return DriftTracker()
 
 
+class FakeMultiTracker(FakeTracker):
+    """Stands in for MultiTracker: one DriftTracker per object id, results under ``.objects``."""
+
+    @classmethod
+    def from_checkpoint(cls, weights, sta=None, device="cpu"):
+        FakeTracker.calls.append(("multi.from_checkpoint", weights, sta, device))
+        return cls()
+
+    @classmethod
+    def from_pretrained(cls, device="cpu"):
+        FakeTracker.calls.append(("multi.from_pretrained", device))
+        return cls()
+
+    def init(self, frame, boxes=None, masks=None, object_ids=None):
+        self.objects = {i: DriftTracker() for i in object_ids}
+        FakeTracker.calls.append(("multi.init", list(object_ids)))
+        results = {i: t.init(frame, box=b, mask=m) for (i, t), b, m in zip(self.objects.items(), boxes, masks)}
+        return types.SimpleNamespace(objects=results)
+
+    def track(self, frame):
+        return types.SimpleNamespace(objects={i: t.track(frame) for i, t in self.objects.items()})
+
+
 @pytest.fixture
 def fake_tracker_module(monkeypatch: pytest.MonkeyPatch) -> type[FakeTracker]:
     FakeTracker.calls = []
     FakeTracker.pretrained_error = None
     module = types.ModuleType("rtstrack.tracker")
     module.Tracker = FakeTracker  # type: ignore[attr-defined]
+    module.MultiTracker = FakeMultiTracker  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "rtstrack.tracker", module)
     return FakeTracker
 
@@ -51,17 +75,36 @@ def one_error_line(capsys: pytest.CaptureFixture) -> str:
     return err[0]
 
 
-def test_weights_go_to_from_checkpoint_once_per_object(tmp_path: Path, fake_tracker_module, capsys) -> None:
+def test_weights_go_to_from_checkpoint(tmp_path: Path, fake_tracker_module, capsys) -> None:
     frames = copy_frames(tmp_path / "f", 3)
     (tmp_path / "rts50.pth").write_bytes(b"w")
     (tmp_path / "sta.pth.tar").write_bytes(b"s")
     weights, sta = str(tmp_path / "rts50.pth"), str(tmp_path / "sta.pth.tar")
-    code = cli.main(["track", str(frames), "--box", BOX_ARG, "--box", "1,1,9,9", "--out", str(tmp_path / "o"),
+    code = cli.main(["track", str(frames), "--box", BOX_ARG, "--out", str(tmp_path / "o"),
                      "--weights", weights, "--sta", sta, "--device", "cpu"])
     assert code == 0, capsys.readouterr().err
-    assert fake_tracker_module.calls == [("from_checkpoint", weights, sta, "cpu")] * 2
+    assert fake_tracker_module.calls == [("from_checkpoint", weights, sta, "cpu")]
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["model"] == {"kind": "rts", "weights": weights, "sta": sta} and summary["device"] == "cpu"
+    assert "multi_object" not in summary
+
+
+def test_several_objects_use_one_multi_tracker(tmp_path: Path, fake_tracker_module, capsys) -> None:
+    frames = copy_frames(tmp_path / "f", 3)
+    (tmp_path / "rts50.pth").write_bytes(b"w")
+    weights = str(tmp_path / "rts50.pth")
+    code = cli.main(["track", str(frames), "--box", BOX_ARG, "--box", "1,1,9,9", "--out", str(tmp_path / "o"),
+                     "--weights", weights, "--device", "cpu", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert fake_tracker_module.calls == [("multi.from_checkpoint", weights, None, "cpu"), ("multi.init", [1, 2])]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["multi_object"] == "joint" and summary["frames_tracked"] == 3
+    assert [o["masks_written"] for o in summary["objects"]] == [3, 3]
+    fake_tracker_module.calls = []
+    code = cli.main(["track", str(frames), "--box", BOX_ARG, "--box", "1,1,9,9", "--box", "20,20,5,5",
+                     "--out", str(tmp_path / "p"), "--device", "cpu", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert fake_tracker_module.calls == [("multi.from_pretrained", "cpu"), ("multi.init", [1, 2, 3])]
 
 
 def test_without_weights_the_shipped_model_is_used(tmp_path: Path, fake_tracker_module) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -129,6 +130,56 @@ def test_mask_prompt_and_two_objects(tmp_path: Path) -> None:
     assert trackers[0].init_kind == "mask" and trackers[1].init_kind == "box"
     np.testing.assert_allclose(read_boxes(tmp_path / "out" / "obj1" / "boxes.txt")[0], (30, 10, 10, 10))
     assert [o["prompt"]["kind"] for o in report.objects] == ["mask", "box"]
+
+
+class MultiDrift:
+    """A multi-object tracker (MultiTracker's API): one DriftTracker per id; can drop an object."""
+
+    def __init__(self, drop_object_on_frame: int | None = None) -> None:
+        self.drop_object_on_frame = drop_object_on_frame
+        self.init_args: dict = {}
+        self.frames = 0
+
+    def init(self, frame, boxes=None, masks=None, object_ids=None):
+        self.init_args = {"boxes": boxes, "masks": masks, "object_ids": object_ids}
+        self.trackers = {i: DriftTracker() for i in object_ids}
+        return SimpleNamespace(objects={i: t.init(frame, box=b, mask=m) for (i, t), b, m in zip(self.trackers.items(), boxes, masks)})
+
+    def track(self, frame):
+        self.frames += 1
+        objects = {i: t.track(frame) for i, t in self.trackers.items()}
+        if self.drop_object_on_frame is not None and self.frames + 1 >= self.drop_object_on_frame:
+            del objects[2]
+        return SimpleNamespace(objects=objects)
+
+
+def test_one_multi_object_tracker_for_all_prompts(tmp_path: Path) -> None:
+    import cv2
+
+    mask = np.zeros((H, W), np.uint8)
+    mask[10:20, 30:40] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    prompts = [Prompt(box=(5, 6, 20, 10), text="5,6,20,10"), Prompt(mask_path=tmp_path / "m.png", text="m.png")]
+    multi = MultiDrift()
+    report, _ = run(tmp_path / "out", frames(4), prompts=prompts, trackers=multi)
+    assert report.status == "completed" and report.frames_tracked == 4
+    assert multi.init_args["boxes"][0] == (5, 6, 20, 10) and multi.init_args["boxes"][1] is None
+    assert multi.init_args["masks"][0] is None and multi.init_args["masks"][1].sum() == 100
+    assert multi.init_args["object_ids"] == [1, 2]
+    for k, box0 in enumerate([(5, 6, 20, 10), (30, 10, 10, 10)], start=1):
+        boxes = read_boxes(tmp_path / "out" / f"obj{k}" / "boxes.txt")
+        np.testing.assert_allclose(boxes, [expected_box(box0, i, W, H) for i in range(4)])
+        assert len(list((tmp_path / "out" / f"obj{k}" / "masks").iterdir())) == 4
+    assert decode_video(tmp_path / "out" / "overlay.mp4")[0] == 4
+
+
+def test_multi_object_tracker_errors_name_the_frame(tmp_path: Path) -> None:
+    prompts = [Prompt(box=(5, 6, 20, 10), text="a"), Prompt(box=(1, 1, 4, 4), text="b")]
+    report, _ = run(tmp_path / "drop", frames(5), prompts=prompts, trackers=MultiDrift(drop_object_on_frame=3))
+    assert report.status == "tracker_error" and report.message == "the tracker returned no result for object 2 on frame 3"
+    assert report.frames == 2 and read_boxes(tmp_path / "drop" / "obj1" / "boxes.txt").shape == (2, 4)
+    with pytest.raises(InputError, match="1 trackers for 2 prompts"):
+        run(tmp_path / "list", frames(2), prompts=prompts, trackers=[DriftTracker()])
 
 
 class EndlessSource(FrameSource):

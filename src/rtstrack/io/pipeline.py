@@ -7,6 +7,9 @@ Usable from Python too::
         report = run_tracking(source, [tracker], [Prompt(box=(10, 20, 50, 40))], Path("out"),
                               TrackOptions(name="clip"))
 
+``trackers`` is either a list with one single-object tracker per prompt, or ONE multi-object
+tracker (e.g. :class:`rtstrack.tracker.MultiTracker`) that follows every prompt at once.
+
 Guarantees:
 
 * only the current frame is in memory;
@@ -177,18 +180,24 @@ def _as_result(raw: Any, frame_shape: tuple[int, ...], frame_number: int, fallba
 
 
 def _call_trackers(
-    trackers: list[Any],
+    trackers: list[Any] | Any,
     frame: np.ndarray,
     frame_number: int,
     prompts: list[tuple[Box | None, np.ndarray | None]] | None = None,
+    count: int | None = None,
 ) -> tuple[list[_Result], list[float]]:
     """Run every tracker on one frame: ``init`` with its prompt when ``prompts`` is given, else
     ``track``. Returns the results and the seconds each tracker took.
+
+    ``trackers`` is a list (one single-object tracker per object) or one multi-object tracker
+    following ``count`` objects (see :func:`_call_multi_tracker`).
 
     Raises:
         TrackerFailure: naming the frame (1-based) and the object when a tracker raises or
             returns something unusable.
     """
+    if not isinstance(trackers, (list, tuple)):
+        return _call_multi_tracker(trackers, frame, frame_number, prompts, count or len(prompts or []))
     results, seconds = [], []
     for k, tracker in enumerate(trackers):
         t0 = time.perf_counter()
@@ -208,6 +217,43 @@ def _call_trackers(
         seconds.append(time.perf_counter() - t0)
         results.append(_as_result(raw, frame.shape, frame_number, fallback))
     return results, seconds
+
+
+def _call_multi_tracker(
+    tracker: Any,
+    frame: np.ndarray,
+    frame_number: int,
+    prompts: list[tuple[Box | None, np.ndarray | None]] | None,
+    count: int,
+) -> tuple[list[_Result], list[float]]:
+    """One multi-object tracker for objects ``1..count``: ``init(frame, boxes=[...], masks=[...],
+    object_ids=[1, ..., count])`` then ``track(frame)``, both returning an object whose ``.objects``
+    maps each id to a FrameResult-like value. The call's time is split evenly between the
+    objects (so the per-object times still add up to the frame's tracking time)."""
+    t0 = time.perf_counter()
+    try:
+        if prompts is None:
+            raw = tracker.track(frame)
+        else:
+            raw = tracker.init(
+                frame, boxes=[box for box, _ in prompts], masks=[mask for _, mask in prompts],
+                object_ids=list(range(1, count + 1)),
+            )
+        objects = raw.objects
+    except Exception as exc:  # a tracker bug must not lose the outputs written so far
+        verb = "failed to start" if prompts is not None else "failed"
+        raise TrackerFailure(f"the tracker {verb} on frame {frame_number}: {type(exc).__name__}: {exc}") from exc
+    elapsed = time.perf_counter() - t0
+    results = []
+    for k in range(1, count + 1):
+        if k not in objects:
+            raise TrackerFailure(f"the tracker returned no result for object {k} on frame {frame_number}")
+        fallback = None
+        if prompts is not None:
+            box, mask = prompts[k - 1]
+            fallback = _Result(box if box is not None else box_from_mask(mask), mask, True, float("nan"))
+        results.append(_as_result(objects[k], frame.shape, frame_number, fallback))
+    return results, [elapsed / count] * count
 
 
 def _resolve_prompts(prompts: list[Prompt], frame: np.ndarray) -> list[tuple[Box | None, np.ndarray | None]]:
@@ -251,7 +297,7 @@ def _clean_floats(data: Any) -> Any:
 
 def run_tracking(
     source: FrameSource,
-    trackers: list[Any],
+    trackers: list[Any] | Any,
     prompts: list[Prompt],
     out_dir: Path,
     options: TrackOptions,
@@ -263,7 +309,11 @@ def run_tracking(
     Args:
         source: an opened :class:`FrameSource`.
         trackers: one object per prompt with ``init(frame, box=None, mask=None)`` and
-            ``track(frame)`` (see :class:`rtstrack.types.SingleObjectTracker`).
+            ``track(frame)`` (see :class:`rtstrack.types.SingleObjectTracker`); or ONE
+            multi-object tracker for all prompts, with ``init(frame, boxes=[...], masks=[...],
+            object_ids=[1, 2, ...])`` and ``track(frame)`` returning an object whose ``objects``
+            maps each id (prompt ``k`` is id ``k + 1``) to its result, like
+            :class:`rtstrack.tracker.MultiTracker`.
         prompts: the first-frame box or mask of each object.
         out_dir: output folder (must exist and be writable). One object: files directly in it;
             several: ``obj1/``, ``obj2/``, ... each with its own ``boxes.txt`` and ``masks/``.
@@ -279,7 +329,9 @@ def run_tracking(
         InputError: before anything is written, when the source has no decodable frame or a
             prompt does not fit the first frame.
     """
-    if len(trackers) != len(prompts) or not prompts:
+    if not prompts:
+        raise InputError("need at least one prompt (a box or a mask per object)")
+    if isinstance(trackers, (list, tuple)) and len(trackers) != len(prompts):
         raise InputError(f"need one tracker per prompt, got {len(trackers)} trackers for {len(prompts)} prompts")
     if options.on_bad_frame not in ON_BAD_FRAME:
         raise InputError(f"--on-bad-frame {options.on_bad_frame!r}: expected one of {', '.join(ON_BAD_FRAME)}")
@@ -407,10 +459,10 @@ def run_tracking(
                         write_frame(bad.index, None, None, [0.0] * len(outputs))
                         bar.update(1)
                     pending_bad.clear()
-                    results, seconds = _call_trackers(trackers, frame, item.index + 1, resolved)
+                    results, seconds = _call_trackers(trackers, frame, item.index + 1, resolved, len(prompts))
                     times["init"] += sum(seconds)
                 else:
-                    results, seconds = _call_trackers(trackers, frame, item.index + 1)
+                    results, seconds = _call_trackers(trackers, frame, item.index + 1, count=len(prompts))
                     times["track"] += sum(seconds)
                 for k, res in enumerate(results):
                     lost[k] += 0 if res.found else 1

@@ -34,7 +34,7 @@ class PretrainedCfg:
 PRETRAINED: dict[str, PretrainedCfg] = {
     "rts_lite": PretrainedCfg(
         file="rts_lite.safetensors",
-        sha256="a199d6cc30ea1f7d6cd122be7a1f756617c17799ff26b932f25664658a83da04",
+        sha256="807372e47b3a8f8e04445c5bb144beb0afb4033b010406948ea6f545fba8fecb",
         architecture="rts_lite",
         input="RGB uint8 frames; MobileNetV2 scaling (x - 128) / 128 inside the network",
         license="Apache-2.0 (backbone initialised from Google's MobileNetV2, Apache-2.0; see weights/NOTICE.md)",

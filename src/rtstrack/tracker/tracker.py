@@ -166,9 +166,9 @@ class Tracker:
     def _feature_geometry(self) -> None:
         c = self.net.config
         crop = self.crop_size
-        self.seg_feature_sz = (crop / 16).floor()
+        self.seg_feature_sz = (crop / c.feature_stride).floor()
         self.seg_kernel = torch.tensor([float(c.seg_filter_size)] * 2)
-        self.clf_feature_sz = (crop / 32).floor()
+        self.clf_feature_sz = (crop / (c.feature_stride * c.clf_feat_stride)).floor()
         self.clf_kernel = (float(c.clf_filter_size), float(c.clf_filter_size))
         self.clf_output_sz = self.clf_feature_sz + torch.tensor([(k + 1) % 2 for k in self.clf_kernel])
 

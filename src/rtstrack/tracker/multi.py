@@ -89,8 +89,17 @@ def soft_aggregate(logits: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
 def label_map_from_probabilities(probs: torch.Tensor, object_ids: Sequence[int]) -> torch.Tensor:
     """``(N + 1, H, W)`` probabilities (index 0 = background) -> ``(H, W)`` int64 label map holding
     ``0`` or an object id (argmax; on a tie the lower index, i.e. background or the earlier object)."""
-    ids = torch.tensor([0, *object_ids], dtype=torch.int64, device=probs.device)
-    return ids[probs.argmax(dim=0)]
+    if probs.shape[0] != len(object_ids) + 1:
+        raise InputError(f"{probs.shape[0]} probability maps for {len(object_ids)} object ids (expected ids + 1)")
+    # The same as ids[probs.argmax(dim=0)], but an argmax over the first dimension is ~6x slower
+    # on CPU than this loop of element-wise comparisons (strict '>' keeps the first maximum).
+    best = probs[0]
+    labels = torch.zeros(probs.shape[1:], dtype=torch.int64, device=probs.device)
+    for k, object_id in enumerate(object_ids, start=1):
+        better = probs[k] > best
+        best = torch.where(better, probs[k], best)
+        labels.masked_fill_(better, int(object_id))
+    return labels
 
 
 def _check_object_id(object_id: object, what: str = "object id") -> int:

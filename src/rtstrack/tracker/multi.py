@@ -56,6 +56,7 @@ class MultiFrameResult:
         label_map: ``(H, W)`` label map: 0 = background, else the object id owning the pixel.
             ``uint8`` when every id is <= 255 (like the reference's PNGs), else ``int32``.
         frame: index of this frame since :meth:`MultiTracker.init` (0 = the init frame).
+        info: extra diagnostics for the whole frame (plain Python values; empty for now).
     """
 
     objects: dict[int, FrameResult]

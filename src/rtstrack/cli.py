@@ -467,12 +467,13 @@ def _quiet_opencv() -> None:
     """OpenCV's own warnings (e.g. 'can't open camera by index') would duplicate our messages."""
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    try:
-        import cv2
+    import cv2
 
-        cv2.setLogLevel(2)  # 2 = ERROR
-    except (ImportError, AttributeError):
-        pass
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is not None and hasattr(logging_api, "setLogLevel"):  # OpenCV >= 4.5
+        logging_api.setLogLevel(logging_api.LOG_LEVEL_ERROR)
+    elif hasattr(cv2, "setLogLevel"):  # older builds
+        cv2.setLogLevel(2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rtstrack.models.inference import conv_bn, fast_path, relu
 from rtstrack.models.layers import resize_bilinear
 
 LEVEL_WIDTH_MULTIPLIER = {"layer1": 1, "layer2": 2, "layer3": 2, "layer4": 4}
@@ -51,6 +52,10 @@ class RRB(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = self.conv1x1(x)
+        if fast_path() and len(self.bblock) == 4:  # conv, BN (folded), ReLU, conv
+            h = self.bblock[3](relu(conv_bn(self.bblock[0], self.bblock[1], u)))
+            h += u
+            return relu(h)
         return F.relu(u + self.bblock(u))
 
 
@@ -79,9 +84,38 @@ class Upsampler(nn.Module):
 
     def forward(self, x: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
         x = F.interpolate(x, (2 * x.shape[-2], 2 * x.shape[-1]), mode="bicubic", align_corners=False)
-        x = F.relu(self.conv1(x))
+        x = relu(self.conv1(x))
+        conv = self.conv2
+        if fast_path() and conv.stride == (1, 1) and conv.padding == (conv.kernel_size[0] // 2,) * 2 and conv.kernel_size[0] % 2:
+            return self._resize_then_conv2(x, tuple(image_size))
         x = F.interpolate(x, tuple(image_size), mode="bicubic", align_corners=False)
         return self.conv2(x)
+
+    def _resize_then_conv2(self, x: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+        """``conv2(bicubic(x))`` without the wide full-resolution tensor (same result up to rounding).
+
+        ``conv2`` (k x k, C -> 1) is a sum over its k*k taps of a shifted 1x1 projection; the 1x1
+        projection (per pixel, across channels) commutes with the bicubic resize (per channel,
+        across pixels). So project the C channels to k*k tap maps at the low resolution, resize
+        those k*k maps, then add them shifted (zero padding as in ``conv2``).
+        """
+        conv = self.conv2
+        k = conv.kernel_size[0]
+        pad = conv.padding[0]
+        n = x.shape[0]
+        taps = conv.weight.permute(0, 2, 3, 1).reshape(-1, conv.weight.shape[1], 1, 1)  # (k*k*out, C, 1, 1)
+        maps = F.interpolate(F.conv2d(x, taps), image_size, mode="bicubic", align_corners=False)
+        maps = F.pad(maps, (pad, pad, pad, pad))
+        maps = maps.reshape(n, conv.out_channels, k, k, *maps.shape[-2:])
+        height, width = image_size
+        out = maps[:, :, 0, 0, :height, :width].clone()
+        for dy in range(k):
+            for dx in range(k):
+                if dy or dx:
+                    out += maps[:, :, dy, dx, dy : dy + height, dx : dx + width]
+        if conv.bias is not None:
+            out += conv.bias.reshape(1, -1, 1, 1)
+        return out
 
 
 class SegmentationDecoder(nn.Module):
@@ -134,6 +168,10 @@ class SegmentationDecoder(nn.Module):
         for level in self.levels:
             feat = features[level]
             enc = resize_bilinear(encoding, feat.shape[-2:])
+            if fast_path() and feat.is_contiguous(memory_format=torch.channels_last):
+                # Keep the concatenation with the channels-last features channels-last (a mixed
+                # concatenation comes out NCHW and slows every convolution after it).
+                enc = enc.contiguous(memory_format=torch.channels_last)
             if x is not None:
                 x = self.proj[level](x)
             h, pooled = self.TSE[level](feat, enc, x)

@@ -17,6 +17,13 @@ Gauss-Newton step). One iteration is (per sequence)
 This is exactly what pytracking's ``GNSteepestDescent`` computes with a double-backward trick; here
 the gradient and Jacobian products are explicit convolutions, which is faster, works under
 ``torch.no_grad()`` or ``torch.inference_mode()`` and stays differentiable for training.
+
+Without autograd (the tracker) two inference fast paths apply (see ``rtstrack.models.inference``):
+``A`` and ``A^T`` are per-image matrix products with the features as ``(C, H*W)`` matrices (no
+layout copy for NCHW or channels-last features; on CPU faster than oneDNN's convolutions with
+few output channels and its weight-gradient convolution), and the scores of the next iterate come
+from linearity, ``A w' = A w - alpha A g``, reusing the ``A g`` of the line search, so an
+iteration costs two products instead of three.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch.nn.grad import conv2d_weight
+
+from rtstrack.models.inference import fast_path
 
 
 @dataclass
@@ -41,22 +50,69 @@ class ConvProblem:
     features: torch.Tensor
     padding: int
 
+    def _matrices(self) -> torch.Tensor:
+        """The features as ``(I, S, C, H*W)`` matrices (a view for NCHW and channels-last layouts)."""
+        i, s, c, h, w = self.features.shape
+        return self.features.reshape(i, s, c, h * w)
+
+    def _gemm_ok(self, kh: int, kw: int) -> bool:
+        return fast_path() and kh - 1 >= self.padding and kw - 1 >= self.padding
+
     def apply(self, filt: torch.Tensor) -> torch.Tensor:
         """Scores of filter ``(S, O, C, k, k)`` (or ``(S, C, k, k)`` for one output) -> ``(I, S, O, h, w)``."""
         i, s, c, h, w = self.features.shape
         single = filt.dim() == 4
-        weight = filt.reshape(-1, c, *filt.shape[-2:])  # (S*O, C, k, k)
-        out = F.conv2d(self.features.reshape(i, s * c, h, w), weight, padding=self.padding, groups=s)
-        out = out.reshape(i, s, -1, *out.shape[-2:])
+        weight = filt.reshape(s, -1, c, *filt.shape[-2:])  # (S, O, C, k, k)
+        if self._gemm_ok(*weight.shape[-2:]):
+            out = self._apply_gemm(weight)
+        else:
+            out = F.conv2d(self.features.reshape(i, s * c, h, w), weight.reshape(-1, c, *weight.shape[-2:]),
+                           padding=self.padding, groups=s)
+            out = out.reshape(i, s, -1, *out.shape[-2:])
         return out[:, :, 0] if single else out
+
+    def _apply_gemm(self, weight: torch.Tensor) -> torch.Tensor:
+        """:meth:`apply` as per-image products ``taps (O*k*k, C) @ features (C, H*W)``, then ``fold``.
+
+        ``out[o, y, x] = sum_{ky,kx} P[o, ky, kx, y + ky - p, x + kx - p]`` with ``P`` the product
+        (zero outside the feature map): a col2im (``F.fold``) of ``P`` with the kernel flipped.
+        ``weight`` is ``(S, O, C, kh, kw)``.
+        """
+        i, s, c, h, w = self.features.shape
+        _, o, _, kh, kw = weight.shape
+        p = self.padding
+        taps = weight.flip(-2, -1).permute(0, 1, 3, 4, 2).reshape(s, o * kh * kw, c)
+        prod = torch.matmul(taps, self._matrices()).reshape(i, s * o * kh * kw, h * w)
+        out_size = (h + 2 * p - kh + 1, w + 2 * p - kw + 1)
+        out = F.fold(prod, out_size, (kh, kw), padding=(kh - 1 - p, kw - 1 - p))
+        return out.reshape(i, s, o, *out_size)
 
     def apply_transpose(self, grad_scores: torch.Tensor, filter_shape: torch.Size) -> torch.Tensor:
         """Adjoint of :meth:`apply`: ``(I, S, O, h, w)`` (or ``(I, S, h, w)``) -> filter-shaped gradient."""
         i, s, c, h, w = self.features.shape
         grad = grad_scores.reshape(i, -1, *grad_scores.shape[-2:])  # (I, S*O, h, w)
-        weight_size = (grad.shape[1], c, *filter_shape[-2:])
+        kh, kw = filter_shape[-2:]
+        if self._gemm_ok(kh, kw):
+            return self._apply_transpose_gemm(grad, filter_shape)
+        weight_size = (grad.shape[1], c, kh, kw)
         g = conv2d_weight(self.features.reshape(i, s * c, h, w), weight_size, grad, padding=self.padding, groups=s)
         return g.reshape(filter_shape)
+
+    def _apply_transpose_gemm(self, grad: torch.Tensor, filter_shape: torch.Size) -> torch.Tensor:
+        """:meth:`apply_transpose` as per-image products, summed over the images.
+
+        ``g[o, c, ky, kx] = sum_{i,u,v} grad[i, o, u - ky + p, v - kx + p] * x[i, c, u, v]`` (zero
+        outside the score map): the im2col (``F.unfold``, kernel flipped) of the narrow residual,
+        ``(O*k*k, H*W)``, times the transposed features ``(H*W, C)``, per image.
+        """
+        i, s, c, h, w = self.features.shape
+        kh, kw = filter_shape[-2:]
+        o = grad.shape[1] // s
+        p = self.padding
+        cols = F.unfold(grad, (kh, kw), padding=(kh - 1 - p, kw - 1 - p)).reshape(i, s, o * kh * kw, h * w)
+        prod = torch.matmul(cols, self._matrices().transpose(-1, -2))  # (I, S, O*k*k, C)
+        g = prod.sum(dim=0) if i > 1 else prod[0]
+        return g.reshape(s, o, kh, kw, c).flip(2, 3).permute(0, 1, 4, 2, 3).reshape(filter_shape)
 
 
 # A data term maps the current scores to (data residual r, its Jacobian diagonal D w.r.t. the scores).
@@ -130,18 +186,25 @@ def _descend(filt, problem, data_term, reg, num_iter, compute_losses, min_denomi
     def loss_of(r: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return ((r * r).sum() + reg2 * (w * w).sum()) / (r.numel() + w.numel())
 
+    # Fast path: the scores of each iterate follow from linearity (A w' = A w - alpha A g).
+    linear_scores = fast_path()
+    scores = None
     for _ in range(num_iter):
-        r, d = data_term(problem.apply(filt))
+        if scores is None:
+            scores = problem.apply(filt)
+        r, d = data_term(scores)
         if compute_losses:
             losses.append(loss_of(r, filt))
         g = problem.apply_transpose(d * r, filt.shape) + reg2 * filt
-        h = d * problem.apply(g)
+        a_g = problem.apply(g)
+        h = d * a_g
         ip_gg = _per_sequence_sum(g, 0)
         ip_hh = _per_sequence_sum(h, 1) + reg2 * ip_gg
         alpha = ip_gg / ip_hh.clamp(min=min_denominator)
         filt = filt - alpha.reshape(num_seq, *([1] * (filt.dim() - 1))) * g
         iterates.append(filt)
+        scores = scores - alpha.reshape(1, num_seq, *([1] * (scores.dim() - 2))) * a_g if linear_scores else None
     if compute_losses:
-        r, _ = data_term(problem.apply(filt))
+        r, _ = data_term(problem.apply(filt) if scores is None else scores)
         losses.append(loss_of(r, filt))
     return DescentResult(filter=filt, iterates=iterates, losses=losses)

@@ -85,7 +85,7 @@ def test_lasot_errors_name_the_file(tmp_path):
     d = tmp_path / "cat" / "cat-1"
     frames(d / "img", 3)
     (d / "groundtruth.txt").write_text(boxes_text(2))
-    with pytest.raises(DatasetError, match=r"groundtruth.txt: 2 boxes for 3 frames"):
+    with pytest.raises(DatasetError, match=r"groundtruth.txt: 2 boxes but the sequence has 3 frames"):
         get_dataset("lasot", tmp_path)[0]
 
 

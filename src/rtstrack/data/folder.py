@@ -34,18 +34,28 @@ def list_images(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
 
 
-def read_box_file(path: Path, expected_lines: int | None = None) -> np.ndarray:
+def read_box_file(
+    path: Path, expected_lines: int | None = None, *, error: type[Exception] = DatasetError, finite: bool = False
+) -> np.ndarray:
     """Read ``x,y,w,h`` lines (comma, tab or space separated) into an ``(N, 4)`` float64 array.
 
+    Args:
+        path: the text file.
+        expected_lines: required number of boxes (None: any).
+        error: exception type raised for problems (DatasetError for ground truth, the results
+            reader passes its own).
+        finite: refuse NaN/inf values (results must give a box for every frame).
+
     Raises:
-        DatasetError: naming the file and line when a line does not hold four numbers, or when the
-            line count differs from ``expected_lines``.
+        ``error``, naming the file and line, when the file is missing, a line does not hold four
+        numbers, a value is not finite (``finite=True``) or the line count differs from
+        ``expected_lines``.
     """
     rows = []
     try:
         text = path.read_text()
     except OSError as exc:
-        raise DatasetError(f"cannot read box file {path}: {exc}") from exc
+        raise error(f"cannot read box file {path}: {exc}") from exc
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -53,13 +63,17 @@ def read_box_file(path: Path, expected_lines: int | None = None) -> np.ndarray:
         try:
             values = [float(p) for p in parts]
         except ValueError:
-            raise DatasetError(f"{path}:{lineno}: expected 4 numbers 'x,y,w,h', got {line.strip()!r}") from None
+            raise error(f"{path}:{lineno}: expected 4 numbers 'x,y,w,h', got {line.strip()!r}") from None
         if len(values) != 4:
-            raise DatasetError(f"{path}:{lineno}: expected 4 numbers 'x,y,w,h', got {len(values)}")
+            raise error(f"{path}:{lineno}: expected 4 numbers 'x,y,w,h', got {len(values)}")
+        if finite and not all(np.isfinite(values)):
+            raise error(f"{path}:{lineno}: NaN or infinite box {line.strip()!r}; every frame needs a finite box")
         rows.append(values)
     boxes = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
     if expected_lines is not None and len(boxes) != expected_lines:
-        raise DatasetError(f"{path}: {len(boxes)} boxes for {expected_lines} frames; expected one line per frame")
+        raise error(
+            f"{path}: {len(boxes)} boxes but the sequence has {expected_lines} frames; expected one line per frame (first frame included)"
+        )
     return boxes
 
 

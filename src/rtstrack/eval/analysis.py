@@ -168,14 +168,7 @@ def _box_scores(seq: Sequence, boxes: SeqBoxes, dataset: str, protocol: str) -> 
         size = _image_size(seq)
         ious = np.concatenate([M.got10k_ious(p, gt, size, seq.extra.get("cover")) for p in boxes.runs])
         s = M.got10k_scores(ious)
-        scores = {
-            "auc": 100 * float(np.mean(s["curve"])),
-            "op50": 100 * s["sr50"],
-            "op75": 100 * s["sr75"],
-            "precision": None,
-            "norm_precision": None,
-            "ao": 100 * s["ao"],
-        }
+        scores = _got10k_summary(s)
         return scores, ious
     if protocol == "trackingnet":
         runs = [M.trackingnet_curves(p, gt) for p in boxes.runs]
@@ -349,18 +342,23 @@ def _analyze_one(src: ResultsSource, seqs: list[Sequence], dataset: str, protoco
     return a
 
 
+def _got10k_summary(s: dict) -> dict[str, float | None]:
+    """GOT-10k scores (percent) from :func:`metrics.got10k_scores`; no precision in that protocol."""
+    return {
+        "auc": 100 * float(np.mean(s["curve"])),
+        "op50": 100 * s["sr50"],
+        "op75": 100 * s["sr75"],
+        "precision": None,
+        "norm_precision": None,
+        "ao": 100 * s["ao"],
+    }
+
+
 def _aggregate_boxes(a: Analysis, seqs: list[Sequence], seq_curves: dict[str, Any], protocol: str) -> dict[str, float | None]:
     if protocol == "got10k":
         s = M.got10k_scores(np.concatenate([seq_curves[q.name] for q in seqs]))
         a.curves["success"] = (M.GOT10K_THRESHOLDS, 100 * s["curve"])
-        return {
-            "auc": 100 * float(np.mean(s["curve"])),
-            "op50": 100 * s["sr50"],
-            "op75": 100 * s["sr75"],
-            "precision": None,
-            "norm_precision": None,
-            "ao": 100 * s["ao"],
-        }
+        return _got10k_summary(s)
     curves = {k: np.mean([seq_curves[q.name][k] for q in seqs], axis=0) for k in ("success", "precision", "norm_precision")}
     if protocol == "trackingnet":
         t = np.linspace(0, 1, M.TRACKINGNET_THRESHOLDS)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtstrack.data.folder import read_box_file
 from rtstrack.errors import InputError
 
 SEGMENTATION_DIR = "segmentation"
@@ -180,26 +181,7 @@ def read_result_boxes(path: Path, expected_lines: int | None) -> np.ndarray:
     """
     if not path.is_file():
         raise ResultsError(f"missing result file {path}")
-    rows = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = [p for p in re.split(r"[,\t ]+", line.strip()) if p]
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            raise ResultsError(f"{path}:{lineno}: expected 4 numbers 'x y w h', got {line.strip()!r}") from None
-        if len(values) != 4:
-            raise ResultsError(f"{path}:{lineno}: expected 4 numbers 'x y w h', got {len(values)}")
-        if not all(np.isfinite(values)):
-            raise ResultsError(f"{path}:{lineno}: NaN or infinite box {line.strip()!r}; every frame needs a finite box")
-        rows.append(values)
-    boxes = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
-    if expected_lines is not None and len(boxes) != expected_lines:
-        raise ResultsError(
-            f"{path}: {len(boxes)} boxes but the sequence has {expected_lines} frames; "
-            "expected one line per frame (first frame included)"
-        )
+    boxes = read_box_file(path, expected_lines, error=ResultsError, finite=True)
     if (boxes[:, 2:] < 0).any():
         bad = int(np.flatnonzero((boxes[:, 2:] < 0).any(axis=1))[0]) + 1
         raise ResultsError(f"{path}:{bad}: negative width or height")

@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backbone-runs", type=int, default=5, help="runs of the reference backbone forward")
     p.add_argument("--breakdown", action="store_true", help="time each network verb the tracker calls")
     p.add_argument("--plain", action="store_true", help="inference fast paths off (the plain nn route)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="TrackerConfig overrides, e.g. clf_target_not_found_threshold=-inf (the DiMP branch "
+                        "always 'finds' the target, so it updates as in a working tracker)")
     return p.parse_args(argv)
 
 
@@ -64,7 +67,23 @@ def rss_mib() -> tuple[float, float]:
     return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
 
 
-def make_tracker(model: str, weights: str | None, device: str):
+def tracker_config(overrides: list[str]):
+    """TrackerConfig with ``KEY=VALUE`` overrides (values parsed as Python literals, else float)."""
+    import ast
+
+    from rtstrack.tracker.config import TrackerConfig
+
+    changes = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        try:
+            changes[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            changes[key] = float(value)
+    return TrackerConfig().replace(**changes)
+
+
+def make_tracker(model: str, weights: str | None, device: str, config=None):
     from rtstrack.models import build_model, build_sta, load_weights
     from rtstrack.tracker import Tracker
 
@@ -82,7 +101,7 @@ def make_tracker(model: str, weights: str | None, device: str):
         net, sta = build_model(model), (build_sta("sta") if model == "rts50" else None)
     else:
         net, sta = load_weights(weights)
-    return Tracker(net, sta, device=device), weights
+    return Tracker(net, sta, config=config, device=device), weights
 
 
 class VerbTimer:
@@ -139,12 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     seq = read_folder_sequence(DEV / args.sequence)
     n = min(args.frames, len(seq.frames))
     rss_start = rss_mib()[0]
-    tracker, weights = make_tracker(args.model, args.weights, args.device)
+    tracker, weights = make_tracker(args.model, args.weights, args.device, tracker_config(args.set))
     device = tracker.device
     crop = tuple(int(v) for v in tracker.crop_size.tolist())
     print(f"rtstrack tracker benchmark: model {args.model} ({weights} weights), crop {crop[0]}x{crop[1]}, "
           f"sequence {seq.name} ({n} frames), device {device}, threads {torch.get_num_threads()}, "
-          f"fast paths {'off' if args.plain else 'on'}, torch {torch.__version__}")
+          f"fast paths {'off' if args.plain else 'on'}, torch {torch.__version__}"
+          + (f", config overrides {args.set}" if args.set else ""))
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     timer = VerbTimer(tracker.net, device) if args.breakdown else None
 
@@ -155,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     tracker.init(frame, box=tuple(float(v) for v in seq.boxes[0]))
     init_s = time.perf_counter() - start
+    init_breakdown = dict(timer.frame) if timer else {}
     if timer:
         timer.frame.clear()
     latencies: list[float] = []
@@ -205,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     tail = rss[min(len(rss) - 1, 60):]
     print(f"RSS after frame 60 (memories full): min {min(tail):.0f}, max {max(tail):.0f} MiB")
     if timer:
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in init_breakdown.items())
+        print(f"init breakdown (s): {parts}, rest (STA, crops) {init_s - sum(init_breakdown.values()):.2f}")
         print("per-frame breakdown (median over frames; mean over frames in brackets):")
         for name, values in timer.totals.items():
             if any(values):

@@ -19,9 +19,10 @@ the gradient and Jacobian products are explicit convolutions, which is faster, w
 ``torch.no_grad()`` or ``torch.inference_mode()`` and stays differentiable for training.
 
 Without autograd (the tracker) two inference fast paths apply (see ``rtstrack.models.inference``):
-``A`` and ``A^T`` are per-image matrix products with the features as ``(C, H*W)`` matrices (no
-layout copy for NCHW or channels-last features; on CPU faster than oneDNN's convolutions with
-few output channels and its weight-gradient convolution), and the scores of the next iterate come
+for single-output filters or wide features, ``A`` and ``A^T`` are per-image matrix products with
+the features as ``(C, H*W)`` matrices (no layout copy for NCHW or channels-last features; on CPU
+faster than oneDNN's convolutions with few output channels and its weight-gradient convolution),
+and the scores of the next iterate come
 from linearity, ``A w' = A w - alpha A g``, reusing the ``A g`` of the line search, so an
 iteration costs two products instead of three.
 """
@@ -36,6 +37,12 @@ import torch.nn.functional as F
 from torch.nn.grad import conv2d_weight
 
 from rtstrack.models.inference import fast_path
+
+
+# Fast path: A and A^T run as matrix products (see ConvProblem) for single-output filters (DiMP)
+# or at least this many feature channels; narrower multi-output problems (RTS-Lite's 64-channel
+# target model) stay convolutions, which oneDNN runs faster there (measured on a 2-core AVX2 CPU).
+GEMM_MIN_CHANNELS = 256
 
 
 @dataclass
@@ -55,15 +62,16 @@ class ConvProblem:
         i, s, c, h, w = self.features.shape
         return self.features.reshape(i, s, c, h * w)
 
-    def _gemm_ok(self, kh: int, kw: int) -> bool:
-        return fast_path() and kh - 1 >= self.padding and kw - 1 >= self.padding
+    def _gemm_ok(self, outputs: int, kh: int, kw: int) -> bool:
+        wide = outputs == 1 or self.features.shape[2] >= GEMM_MIN_CHANNELS
+        return wide and fast_path() and kh - 1 >= self.padding and kw - 1 >= self.padding
 
     def apply(self, filt: torch.Tensor) -> torch.Tensor:
         """Scores of filter ``(S, O, C, k, k)`` (or ``(S, C, k, k)`` for one output) -> ``(I, S, O, h, w)``."""
         i, s, c, h, w = self.features.shape
         single = filt.dim() == 4
         weight = filt.reshape(s, -1, c, *filt.shape[-2:])  # (S, O, C, k, k)
-        if self._gemm_ok(*weight.shape[-2:]):
+        if self._gemm_ok(*weight.shape[1:2], *weight.shape[-2:]):
             out = self._apply_gemm(weight)
         else:
             out = F.conv2d(self.features.reshape(i, s * c, h, w), weight.reshape(-1, c, *weight.shape[-2:]),
@@ -92,7 +100,7 @@ class ConvProblem:
         i, s, c, h, w = self.features.shape
         grad = grad_scores.reshape(i, -1, *grad_scores.shape[-2:])  # (I, S*O, h, w)
         kh, kw = filter_shape[-2:]
-        if self._gemm_ok(kh, kw):
+        if self._gemm_ok(grad.shape[1] // s, kh, kw):
             return self._apply_transpose_gemm(grad, filter_shape)
         weight_size = (grad.shape[1], c, kh, kw)
         g = conv2d_weight(self.features.reshape(i, s * c, h, w), weight_size, grad, padding=self.padding, groups=s)

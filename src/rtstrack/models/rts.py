@@ -91,9 +91,14 @@ class RTSNet(nn.Module):
         """RGB float ``(N, 3, H, W)`` in [0, 255] -> backbone input."""
         return self.normalizer(images)
 
-    def extract_backbone(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Normalised ``(N, 3, H, W)`` -> backbone stages ``{"layer1": (N, C1, H/4, W/4), ...}``."""
-        return self.feature_extractor(images, self.backbone_layers)
+    def extract_backbone(self, images: torch.Tensor, features_only: bool = False) -> dict[str, torch.Tensor]:
+        """Normalised ``(N, 3, H, W)`` -> backbone stages ``{"layer1": (N, C1, H/4, W/4), ...}``.
+
+        ``features_only``: compute only ``feature_layer`` (enough for the learners' features; the
+        decoder needs all stages).
+        """
+        layers = (self.config.feature_layer,) if features_only else self.backbone_layers
+        return self.feature_extractor(images, layers)
 
     def segmentation_features(self, backbone: dict[str, torch.Tensor]) -> torch.Tensor:
         """``(N, seg_feat_dim, H/16, W/16)`` L2-normalised target-model features."""

@@ -288,7 +288,7 @@ class Tracker:
 
         # Segmentation: one identity crop, kept inside the image along its major axis.
         patch, mask_patch = self._segmentation_init_samples(image, init_mask)
-        backbone = self.net.extract_backbone(self.net.normalize(patch))
+        backbone = self.net.extract_backbone(self.net.normalize(patch), features_only=True)
         x_seg = self.net.segmentation_features(backbone)
         labels, weights = self.net.encode_masks(mask_patch.view(1, 1, *mask_patch.shape[-2:]))
         st.seg_filter = self.net.learn_segmentation(x_seg[None], labels, weights, cfg.net_opt_iter).filter
@@ -350,7 +350,7 @@ class Tracker:
                 patches.append(patch.flip((3,)))
             patches += [gaussian_blur(patch, tuple(float(s) for s in sigma)) for sigma in cfg.clf_augmentation_blur]
         patches = torch.cat(patches)
-        backbone = net.extract_backbone(net.normalize(patches))
+        backbone = net.extract_backbone(net.normalize(patches), features_only=True)
         z = net.classification_features(backbone)
         n = z.shape[0]
         box = box_in_crop(st.pos, st.target_sz, sample_pos, torch.as_tensor(sample_scale), crop)

@@ -16,6 +16,7 @@ from PIL import Image
 from safetensors import safe_open
 
 from rtstrack.errors import InputError
+from rtstrack.models.inference import fast_inference
 from rtstrack.models.mobilenetv2 import (
     BACKBONE_WEIGHTS_FILE,
     HEAD_WEIGHTS_FILE,
@@ -129,12 +130,19 @@ def test_converter_reproduces_packaged_files() -> None:
                 assert torch.equal(f.get_tensor(key), state[key]), f"{name}: {key}"
 
 
-def test_channels_last_compute_gives_the_same_contiguous_features(backbone) -> None:
+def test_channels_last_compute_gives_the_same_features(backbone) -> None:
     nchw = MobileNetV2Backbone(channels_last=False)
     nchw.load_state_dict(backbone.state_dict(), strict=True)
     x = torch.rand(2, 3, 70, 98) * 255
     with torch.no_grad():
         fast, plain = backbone(x), nchw.eval()(x)
+        with fast_inference(False):
+            plain_route = backbone(x)
+    grad_route = backbone(x)
     for name in fast:
-        assert fast[name].is_contiguous()
+        # CPU inference keeps the stages channels-last for the layers after them; training (autograd
+        # on) and the plain route get ordinary NCHW tensors.
+        assert fast[name].is_contiguous(memory_format=torch.channels_last)
+        assert plain_route[name].is_contiguous() and grad_route[name].is_contiguous()
         torch.testing.assert_close(fast[name], plain[name], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(grad_route[name].detach(), plain[name], rtol=1e-4, atol=1e-4)

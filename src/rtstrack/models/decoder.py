@@ -109,10 +109,11 @@ class Upsampler(nn.Module):
         x = resize_bicubic(x, (2 * x.shape[-2], 2 * x.shape[-1]))
         x = relu(self.conv1(x))
         conv = self.conv2
-        if fast_path() and conv.stride == (1, 1) and conv.padding == (conv.kernel_size[0] // 2,) * 2 and conv.kernel_size[0] % 2:
+        k = conv.kernel_size[0]
+        # Worth it when the resize of k*k tap maps is cheaper than that of the C input channels.
+        if fast_path() and conv.stride == (1, 1) and conv.padding == (k // 2,) * 2 and k % 2 and conv.in_channels > k * k:
             return self._resize_then_conv2(x, tuple(image_size))
-        x = F.interpolate(x, tuple(image_size), mode="bicubic", align_corners=False)
-        return self.conv2(x)
+        return self.conv2(resize_bicubic(x, tuple(image_size)))
 
     def _resize_then_conv2(self, x: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
         """``conv2(bicubic(x))`` without the wide full-resolution tensor (same result up to rounding).

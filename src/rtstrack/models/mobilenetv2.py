@@ -41,6 +41,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from rtstrack.errors import CheckpointError, InputError
+from rtstrack.models.inference import fast_path
 
 __all__ = [
     "BACKBONE_WEIGHTS_FILE",
@@ -204,7 +205,8 @@ class MobileNetV2Backbone(nn.Module):
             converted TFLite weights, change it only with weights trained for another one.
         channels_last: compute in NHWC memory format (``torch.channels_last``), which oneDNN's
             depthwise convolutions run 10-30 % faster on CPU; the returned features are
-            ordinary contiguous NCHW tensors either way.
+            ordinary contiguous NCHW tensors, except under CPU inference (no autograd, fast paths
+            on: ``rtstrack.models.inference``), where they stay channels-last for what follows.
 
     ``forward(x)`` takes ``(N, 3, H, W)`` float RGB in ``[0, 255]`` and returns
     ``{"layer1": (N, 24, H/4, W/4), "layer2": (N, 32, H/8, W/8), "layer3": (N, 96, H/16, W/16),
@@ -258,7 +260,14 @@ class MobileNetV2Backbone(nn.Module):
         last = len(STAGE_NAMES) - 1 if self.head_conv is not None else max(STAGE_NAMES.index(n) for n in layers)
         for name in STAGE_NAMES[: last + 1]:
             x = feats[name] = getattr(self, name)(x)
-        out = {name: feat.contiguous() for name, feat in feats.items() if name in layers or self.head_conv is not None}
+        # Training and GPU callers get NCHW stages; CPU inference keeps them channels-last, which
+        # is what the decoder and the learners' feature convolutions run fastest on.
+        keep_layout = fast_path() and x.device.type == "cpu"
+        out = {
+            name: feat if keep_layout else feat.contiguous()
+            for name, feat in feats.items()
+            if name in layers or self.head_conv is not None
+        }
         if self.head_conv is not None and self.classifier is not None:
             pooled = self.head_conv(x).mean(dim=(2, 3))
             out["logits"] = self.classifier(pooled)

@@ -76,7 +76,7 @@ def _build(spec: TrackerSpec) -> Any:
         if spec.weights:
             tracker = Tracker.from_checkpoint(spec.weights, sta=spec.sta, device=spec.device)
         else:
-            tracker = Tracker.from_pretrained()
+            tracker = Tracker.from_pretrained(device=spec.device)
     for method in ("init", "track"):
         if not callable(getattr(tracker, method, None)):
             raise InputError(f"tracker built by {spec.describe()} has no {method}() method")

@@ -18,6 +18,10 @@ class TrackerConfig:
     max_scale_change: tuple[float, float] = (0.8, 1.2)  # per-frame clip of the target-scale update
     seg_to_bb_sz_factor: float = 4.0  # 'var' mode: target size = factor * std of the probability map
     min_mask_area: float = 100.0  # mask (soft area after frame 0) at or below this is "too small"
+    # Not in the reference: drop the mask components lying farther than this (in target sizes)
+    # beyond the nearest one to the expected target centre, the DiMP score peak when it finds the
+    # target, else the position predicted from the last frame (tracker/components.py). None: keep all.
+    mask_component_margin: float | None = None
     # --- box -> mask initialisation (STA) --------------------------------------------------------
     sta_search_area_scale: float = 4.0
     sta_border_mode: str = "replicate"
@@ -84,3 +88,11 @@ class TrackerConfig:
 
 
 RTS50 = TrackerConfig()
+
+
+def pretrained_tracker_config(name: str = "default") -> TrackerConfig:
+    """The tracker parameters a packaged model runs with: the reference values with the model's
+    own settings (``rtstrack.hub.PRETRAINED[name].tracker``) applied."""
+    from rtstrack.hub import pretrained_cfg
+
+    return TrackerConfig.from_dict(dict(pretrained_cfg(name).tracker))

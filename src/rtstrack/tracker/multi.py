@@ -32,7 +32,7 @@ from rtstrack.errors import InputError
 from rtstrack.models.build import load_weights
 from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
-from rtstrack.tracker.config import TrackerConfig
+from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
 from rtstrack.tracker.sampling import mask_to_box
 from rtstrack.tracker.tracker import Tracker, resolve_device
 from rtstrack.types import Box, FrameResult
@@ -173,9 +173,11 @@ class MultiTracker:
         cls, name: str = "default", device: str | torch.device | None = "cpu", config: TrackerConfig | None = None,
         aggregate: bool = True,
     ) -> "MultiTracker":
-        """MultiTracker with a model shipped inside the package (no download)."""
+        """MultiTracker with a model shipped inside the package (no download); without ``config``,
+        with the model's own tracker settings, as :meth:`Tracker.from_pretrained`."""
         from rtstrack.hub import pretrained_weights
 
+        config = config or pretrained_tracker_config(name)
         return cls.from_checkpoint(pretrained_weights(name), device=device, config=config, aggregate=aggregate)
 
     def _new_tracker(self) -> Tracker:

@@ -26,7 +26,8 @@ from rtstrack.models.build import load_weights
 from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
 from rtstrack.tracker.box_init import predict_init_mask
-from rtstrack.tracker.config import TrackerConfig
+from rtstrack.tracker.components import keep_target_components
+from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
 from rtstrack.tracker.labels import gaussian_label, label_center
 from rtstrack.tracker.memory import SampleMemory
 from rtstrack.tracker.sampling import (
@@ -128,6 +129,10 @@ class Tracker:
     ) -> None:
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
+        if self.device.type == "cpu":
+            # Same values; oneDNN's CPU convolutions on these small maps run faster with NHWC
+            # weights and inputs (the fast paths keep the features channels-last).
+            self.net.to(memory_format=torch.channels_last)
         self.sta = sta.to(self.device).eval() if sta is not None else None
         self.config = config or TrackerConfig()
         self.box_init = box_init or ("sta" if sta is not None else "self")
@@ -157,10 +162,14 @@ class Tracker:
         return cls(net, sta_net, config=config, device=device)
 
     @classmethod
-    def from_pretrained(cls, name: str = "default", device: str | torch.device | None = "cpu", config=None) -> "Tracker":
-        """Tracker with a model shipped inside the package (no download)."""
+    def from_pretrained(
+        cls, name: str = "default", device: str | torch.device | None = "cpu", config: TrackerConfig | None = None
+    ) -> "Tracker":
+        """Tracker with a model shipped inside the package (no download). Without ``config`` it
+        runs with the model's own tracker settings (:func:`pretrained_tracker_config`)."""
         from rtstrack.hub import pretrained_weights
 
+        config = config or pretrained_tracker_config(name)
         return cls.from_checkpoint(pretrained_weights(name), device=device, config=config)
 
     def _feature_geometry(self) -> None:
@@ -384,7 +393,7 @@ class Tracker:
         crop = self.begin_frame(image)
         crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
         raw, result = self.end_frame(image, crop)
-        self.set_previous_probability(torch.sigmoid(raw))
+        self.set_previous_probability(self._probability)  # = sigmoid(raw), computed by end_frame
         return result
 
     # The three steps of ``track``, public so that a caller can run the backbone itself, e.g. once
@@ -540,7 +549,8 @@ class Tracker:
         canvas, scores, x_seg, z = self._segment_crop(crop)
         mask = canvas > 0
         box = mask_to_box(mask)
-        prob_sum = float(torch.sigmoid(canvas).sum())
+        self._probability = torch.sigmoid(canvas)
+        prob_sum = float(self._probability.sum())
         st.is_lost_seg = box == (0.0, 0.0, 1.0, 1.0)
         st.seg_too_small = prob_sum <= cfg.min_mask_area
         x, y, w, h = box
@@ -587,9 +597,27 @@ class Tracker:
         x_seg = net.segmentation_features(crop.backbone)
         z = net.classification_features(crop.backbone)
         scores = net.classify(st.clf_filter, z[None])
-        logits = net.segment(st.seg_filter, x_seg[None], crop.backbone, net.encode_scores(scores))
-        canvas = paste_scores(logits.float(), st.image_size, crop.sample_pos, crop.sample_scale)
+        logits = net.segment(st.seg_filter, x_seg[None], crop.backbone, net.encode_scores(scores)).float()
+        if self.config.mask_component_margin is not None:
+            center = self._expected_center_in_crop(scores[0, 0].float(), crop)
+            size = st.target_sz / crop.sample_scale
+            logits = keep_target_components(
+                logits[0, 0], center.tolist(), size.tolist(), self.config.mask_component_margin
+            ).view_as(logits)
+        canvas = paste_scores(logits, st.image_size, crop.sample_pos, crop.sample_scale)
         return canvas, scores.float(), x_seg, z
+
+    def _expected_center_in_crop(self, scores: torch.Tensor, crop: SearchCrop) -> torch.Tensor:
+        """Where the target should be in the crop, ``(y, x)`` crop pixels: the peak of the DiMP
+        scores ``(h, w)`` when it finds the target, else the position predicted from the
+        previous frame (the state's)."""
+        scores = scores.cpu()
+        peak, disp = _max2d(scores)
+        if float(peak) >= self.config.clf_target_not_found_threshold:
+            size = torch.tensor(scores.shape, dtype=torch.float32)
+            stride = self.crop_size / self.clf_feature_sz
+            return (self.crop_size - 1) / 2 + (disp.float() - (size - 1) / 2) * stride
+        return (self.state.pos - crop.sample_pos) / crop.sample_scale + (self.crop_size - 1) / 2
 
     # ------------------------------------------------------------------------------------ DiMP
     def _localize(self, scores: torch.Tensor, sample_pos: torch.Tensor, sample_scale: torch.Tensor):

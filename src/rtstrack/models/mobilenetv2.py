@@ -41,7 +41,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from rtstrack.errors import CheckpointError, InputError
-from rtstrack.models.inference import fast_path
+from rtstrack.models.inference import fast_path, same_padding_conv
 
 __all__ = [
     "BACKBONE_WEIGHTS_FILE",
@@ -149,6 +149,9 @@ class SameConv2d(nn.Conv2d):
         if self.dynamic_padding:
             top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
             left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
+            if fast_path() and top <= bottom and left <= right:
+                x = same_padding_conv(self, x, (left, right, top, bottom))
+                return F.relu6(x, inplace=True) if self.relu6 else x
             if top or bottom or left or right:
                 x = F.pad(x, (left, right, top, bottom))
         x = super().forward(x)

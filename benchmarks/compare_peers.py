@@ -4,7 +4,9 @@
 
 For each tracker: ``rtstrack eval`` + ``rtstrack analyze`` (pytracking conventions, spec §6.2) on
 every dev sequence (boxes; J on the sequences with masks), and the end-to-end speed
-(decode + track, 2 threads) on the bundled 854x480 demo clip. Prints one table.
+(decode + track, 2 threads) on the bundled 854x480 demo clip (50 frames: the learners update on
+every frame) and on a 300-frame ping-pong of it (past frame 100 they update every 20 frames).
+Prints one table.
 Peers: OpenCV's TrackerNano with the NanoTrack v2 models (``shared/peers``), and TrackerCSRT when
 the installed OpenCV has it (the contrib build; never install it beside the headless build).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -45,21 +48,47 @@ def make(spec: str | None):
     return getattr(importlib.import_module(module), name)()
 
 
-def end_to_end_fps(spec: str | None, frames_limit: int = 200) -> float:
-    """Frames per second of decode + track on the demo clip (init excluded), 2 threads."""
-    clip = demo_clip()
-    tracker = make(spec)
-    cap = cv2.VideoCapture(str(clip.video))
-    ok, first = cap.read()
-    tracker.init(cv2.cvtColor(first, cv2.COLOR_BGR2RGB), box=clip.box)
-    count, start = 0, time.perf_counter()
-    while count < frames_limit:
+def end_to_end_fps(spec: str | None, video: Path, box, passes: int = 3) -> float:
+    """Median over ``passes`` runs of the frames per second of decode + track on ``video``
+    (init on the first frame excluded; each pass starts a fresh tracker and a fresh decoder)."""
+    rates = []
+    for _ in range(passes):
+        tracker = make(spec)
+        cap = cv2.VideoCapture(str(video))
+        ok, first = cap.read()
+        if not ok:
+            raise SystemExit(f"cannot decode {video}")
+        tracker.init(cv2.cvtColor(first, cv2.COLOR_BGR2RGB), box=box)
+        count, start = 0, time.perf_counter()
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            tracker.track(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            count += 1
+        rates.append(count / (time.perf_counter() - start))
+        cap.release()
+    return float(np.median(rates))
+
+
+def ping_pong_video(clip: Path, out: Path, frames: int = 300) -> Path:
+    """The demo clip played forward and backward up to ``frames`` frames, re-encoded (MPEG-4):
+    a longer 854x480 video, to time the tracker past frame 100 where its learners update every
+    20 frames instead of every frame."""
+    cap = cv2.VideoCapture(str(clip))
+    images = []
+    while True:
         ok, frame = cap.read()
         if not ok:
             break
-        tracker.track(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-        count += 1
-    return count / (time.perf_counter() - start)
+        images.append(frame)
+    order = images + images[-2:0:-1]
+    height, width = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 24, (width, height))
+    for i in range(frames):
+        writer.write(order[i % len(order)])
+    writer.release()
+    return out
 
 
 def main() -> None:
@@ -67,33 +96,54 @@ def main() -> None:
     parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"))
     parser.add_argument("--out", default="/tmp/rtstrack-compare")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--speed-only", action="store_true", help="only the frames/s columns")
     args = parser.parse_args()
     torch.set_num_threads(2)
     cv2.setNumThreads(2)
+    clip = demo_clip()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    long_video = ping_pong_video(clip.video, Path(args.out) / "demo_ping_pong_300.mp4")
+    installed = {label: spec for label, spec in TRACKERS.items() if available(spec)}
+    # Speed first, while nothing else runs (the evaluations below start worker processes).
+    print(f"load average before the speed runs: {os.getloadavg()[0]:.2f} (an idle machine: below 0.5)")
+    speed = {
+        label: (end_to_end_fps(spec, clip.video, clip.box), end_to_end_fps(spec, long_video, clip.box))
+        for label, spec in installed.items()
+    }
+    if args.speed_only:
+        for label, (clip_fps, long_fps) in speed.items():
+            print(f"{label}: {clip_fps:.1f} frames/s (50-frame clip), {long_fps:.1f} frames/s (300-frame video)")
+        return
     rows = []
     for label, spec in TRACKERS.items():
-        if not available(spec):
+        if label not in installed:
             rows.append((label, None, None))
             continue
         out = Path(args.out) / label.split()[0].lower()
-        cmd = ["--dataset", "folder", "--root", args.root, "--out", str(out), "--workers", str(args.workers), "--threads", "1"]
+        cmd = ["--dataset", "folder", "--root", args.root, "--out", str(out), "--workers", str(args.workers), "--threads", "1", "--no-resume"]
         if spec:
             cmd += ["--tracker", spec]
         if main_eval(cmd) != 0:
             raise SystemExit(f"evaluation of {label} failed")
         scores_file = out / "scores.json"
         main_analyze([str(out), "--dataset", "folder", "--root", args.root, "--json", str(scores_file)])
-        scores = json.loads(scores_file.read_text())[str(out)]
-        rows.append((label, scores, end_to_end_fps(spec)))
-    print("\n| tracker | AUC | OP50 | OP75 | Prec@20px | mask J (5 DAVIS seqs) | frames/s (decode+track, 854x480, 2 threads) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+        rows.append((label, json.loads(scores_file.read_text())[str(out)], speed[label]))
+    print(
+        "\n| tracker | AUC | OP50 | OP75 | Prec@20px | mask J (5 DAVIS seqs) "
+        "| frames/s, 50-frame clip | frames/s, 300-frame video |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, s, fps in rows:
         if s is None:
-            print(f"| {label} | not installed (needs opencv-contrib-python-headless) | | | | | |")
+            print(f"| {label} | not installed (needs opencv-contrib-python-headless) | | | | | | |")
             continue
         has_masks = spec_has_masks(label)
         j = f"{s['J']:.1f}" if has_masks and s.get("J") is not None else "no masks"
-        print(f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} | {fps:.1f} |")
+        print(
+            f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} "
+            f"| {fps[0]:.1f} | {fps[1]:.1f} |"
+        )
+    print("\nframes/s: decode + track of 854x480 video on 2 threads, median of 3 passes, init excluded.")
 
 
 def spec_has_masks(label: str) -> bool:

@@ -67,20 +67,13 @@ def rss_mib() -> tuple[float, float]:
     return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
 
 
-def tracker_config(overrides: list[str]):
-    """TrackerConfig with ``KEY=VALUE`` overrides (values parsed as Python literals, else float)."""
-    import ast
+def tracker_config(model: str, overrides: list[str]):
+    """The model's tracker settings (reference values for rts50, the packaged ones for rts_lite)
+    with ``KEY=VALUE`` overrides (``TrackerConfig.with_overrides``)."""
+    from rtstrack.tracker import TrackerConfig, pretrained_tracker_config
 
-    from rtstrack.tracker.config import TrackerConfig
-
-    changes = {}
-    for item in overrides:
-        key, _, value = item.partition("=")
-        try:
-            changes[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            changes[key] = float(value)
-    return TrackerConfig().replace(**changes)
+    base = pretrained_tracker_config("rts_lite") if model == "rts_lite" else TrackerConfig()
+    return base.with_overrides(overrides)
 
 
 def make_tracker(model: str, weights: str | None, device: str, config=None):
@@ -158,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     seq = read_folder_sequence(DEV / args.sequence)
     n = min(args.frames, len(seq.frames))
     rss_start = rss_mib()[0]
-    tracker, weights = make_tracker(args.model, args.weights, args.device, tracker_config(args.set))
+    tracker, weights = make_tracker(args.model, args.weights, args.device, tracker_config(args.model, args.set))
     device = tracker.device
     crop = tuple(int(v) for v in tracker.crop_size.tolist())
     print(f"rtstrack tracker benchmark: model {args.model} ({weights} weights), crop {crop[0]}x{crop[1]}, "

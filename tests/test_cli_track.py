@@ -192,6 +192,34 @@ def test_demo_clip_runs(tmp_path: Path) -> None:
     assert decode_video(out / "overlay.mp4") == (3, (WIDTH, HEIGHT))
 
 
+def test_tracker_settings_change_the_run_and_are_recorded(tmp_path: Path) -> None:
+    common = ("track", "--demo", "--max-frames", "6", "--no-video", "--no-masks", "--device", "cpu")
+    default = run_cli(*common, "--out", tmp_path / "default")
+    assert default.returncode == 0, default.stderr
+    changed = run_cli(*common, "--out", tmp_path / "changed", "--set", "search_area_scale=3", "--set", "mask_component_margin=None")
+    assert changed.returncode == 0, changed.stderr
+    summary = json.loads((tmp_path / "changed" / "summary.json").read_text())
+    assert summary["tracker_settings"] == ["search_area_scale=3", "mask_component_margin=None"]
+    assert "tracker_settings" not in json.loads((tmp_path / "default" / "summary.json").read_text())
+    # a search area half as wide gives other crops, hence other boxes after the first frame
+    a, b = read_boxes(tmp_path / "default" / "boxes.txt"), read_boxes(tmp_path / "changed" / "boxes.txt")
+    np.testing.assert_allclose(a[0], b[0])
+    assert not np.allclose(a[1:], b[1:])
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (("--set", "serch_area_scale=3"), "unknown tracker setting 'serch_area_scale'"),
+        (("--set", "search_area_scale=big"), "expected a value like 6.0"),
+        (("--set", "search_area_scale=3", "--tracker", DRIFT), "does not apply to --tracker"),
+    ],
+)
+def test_bad_tracker_settings_are_one_line_errors(tmp_path: Path, extra, fragment) -> None:
+    proc = run_cli("track", "--demo", "--max-frames", "2", "--out", tmp_path / "out", *extra)
+    assert_one_error_line(proc, 1, fragment)
+
+
 def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     frames = copy_frames(tmp_path / "frames", 5)
 

@@ -190,6 +190,15 @@ def add_track_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
         metavar="{auto,cpu,cuda}",
         help="where the network runs: cpu, cuda (or cuda:N), or auto = cuda when available (default: auto)",
     )
+    model.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tracker setting (repeatable) over the model's own, e.g. --set search_area_scale=5 "
+        "--set mask_component_margin=None; the names are the fields of rtstrack.tracker.TrackerConfig",
+    )
     run = p.add_argument_group("running")
     run.add_argument(
         "--on-bad-frame",
@@ -282,7 +291,10 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | An
     without it.
     """
     t0 = time.perf_counter()
+    settings = getattr(args, "settings", None) or []
     if args.tracker:
+        if settings:
+            raise InputError("--set changes the RTS tracker's settings; it does not apply to --tracker")
         factory = load_factory(args.tracker)
         kwargs: dict[str, Any] = {}
         device = args.device
@@ -310,35 +322,36 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | An
             raise InputError(f"--sta {args.sta}: file not found")
     device = resolve_device(args.device)
     try:
-        from rtstrack.tracker import MultiTracker, Tracker
+        from rtstrack.tracker import MultiTracker, Tracker, TrackerConfig, pretrained_tracker_config
     except ImportError as exc:
         raise InputError(
             f"the RTS tracker is not available in this install (cannot import rtstrack.tracker: {exc}); "
             f"use --tracker MODULE:FACTORY for another tracker"
         ) from None
+
     cls = MultiTracker if count > 1 else Tracker  # several objects: one joint tracker
     if args.weights:
         model = {"kind": "rts", "weights": str(weights), "sta": args.sta}
+        config = TrackerConfig().with_overrides(settings)
         try:
-            tracker = cls.from_checkpoint(str(weights), sta=args.sta, device=device)
+            tracker = cls.from_checkpoint(str(weights), sta=args.sta, device=device, config=config)
         except RTSTrackError:
             raise
         except Exception as exc:  # e.g. torch.load errors on a file that is not a checkpoint
             raise InputError(f"cannot load --weights {args.weights}: {type(exc).__name__}: {exc}") from exc
     else:
         model = {"kind": "rts", "weights": "pretrained (shipped with the package)"}
-        from_pretrained = getattr(cls, "from_pretrained", None)
-        kwargs = {"device": device} if from_pretrained is not None and _accepts(from_pretrained, "device") else {}
+        config = pretrained_tracker_config().with_overrides(settings)
         try:
-            if from_pretrained is None:
-                raise NotImplementedError(f"{cls.__name__}.from_pretrained does not exist yet")
-            tracker = from_pretrained(**kwargs)
-        except Exception as exc:  # no default model shipped (yet): tell what to pass instead
+            tracker = cls.from_pretrained(device=device, config=config)
+        except Exception as exc:  # no default model shipped (broken install): tell what to pass instead
             raise InputError(
                 f"no default model is available in this install ({type(exc).__name__}: {exc}); "
                 f"pass the RTS weights: {WEIGHTS_HINT}"
             ) from exc
     meta = {"model": model, "device": device}
+    if settings:
+        meta["tracker_settings"] = list(settings)
     if count > 1:
         meta["multi_object"] = "joint"  # one MultiTracker: shared backbone pass, soft aggregation
     return (tracker if count > 1 else [tracker]), {**meta, "load_s": time.perf_counter() - t0}

@@ -90,6 +90,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sta", help="STA checkpoint (sta.pth.tar), with official pytracking weights")
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--tracker", metavar="MODULE:FACTORY", help="evaluate any tracker: a zero-argument factory returning an object with init/track")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE", help="tracker setting KEY=VALUE (repeatable), applied over the model's own settings, e.g. --set search_area_scale=5 --set mask_component_margin=None; names: rtstrack.tracker.TrackerConfig")
     p.add_argument("--runs", type=int, default=1, help="repetitions (default 1)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--threads", type=int, help="torch threads per worker (default: cores // workers)")
@@ -114,7 +115,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             root=args.root,
             out=args.out,
-            tracker=TrackerSpec(factory=args.tracker, weights=args.weights, sta=args.sta, device=args.device),
+            tracker=TrackerSpec(
+                factory=args.tracker, weights=args.weights, sta=args.sta, device=args.device, settings=tuple(args.settings)
+            ),
             split=args.split,
             dataset_kwargs=_dataset_kwargs(args.dataset_arg),
             sequences=args.sequences,

@@ -32,12 +32,22 @@ class TrackerSpec:
         weights: checkpoint for ``Tracker.from_checkpoint``.
         sta: STA checkpoint (optional with the project's own weights file).
         device: torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``); None lets the tracker choose.
+        settings: ``"KEY=VALUE"`` tracker settings over the model's own (``TrackerConfig.with_overrides``).
     """
 
     factory: str | None = None
     weights: str | None = None
     sta: str | None = None
     device: str | None = None
+    settings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.settings:
+            if self.factory:
+                raise InputError("--set changes the RTS tracker's settings; it does not apply to --tracker factories")
+            from rtstrack.tracker.config import TrackerConfig
+
+            TrackerConfig().with_overrides(self.settings)  # fail now, not in every worker
 
     def describe(self) -> str:
         if self.factory:
@@ -71,12 +81,15 @@ def _build(spec: TrackerSpec) -> Any:
     if spec.factory:
         tracker = load_factory(spec.factory)()
     else:
-        from rtstrack.tracker import Tracker  # imported lazily: heavy, and optional for other trackers
+        # imported lazily: heavy, and optional for other trackers
+        from rtstrack.tracker import Tracker, TrackerConfig, pretrained_tracker_config
 
         if spec.weights:
-            tracker = Tracker.from_checkpoint(spec.weights, sta=spec.sta, device=spec.device)
+            config = TrackerConfig().with_overrides(spec.settings)
+            tracker = Tracker.from_checkpoint(spec.weights, sta=spec.sta, device=spec.device, config=config)
         else:
-            tracker = Tracker.from_pretrained(device=spec.device)
+            config = pretrained_tracker_config().with_overrides(spec.settings)
+            tracker = Tracker.from_pretrained(device=spec.device, config=config)
     for method in ("init", "track"):
         if not callable(getattr(tracker, method, None)):
             raise InputError(f"tracker built by {spec.describe()} has no {method}() method")

@@ -3,7 +3,10 @@ the code defaults it relies on (rts-spec §4.1). Names follow the reference so t
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from rtstrack.errors import ConfigError
 
@@ -85,6 +88,53 @@ class TrackerConfig:
 
     def replace(self, **changes) -> "TrackerConfig":
         return replace(self, **changes)
+
+    def with_overrides(self, items: Sequence[str]) -> "TrackerConfig":
+        """This config with ``"KEY=VALUE"`` overrides (the CLI's ``--set``). Values are Python
+        literals (``3``, ``0.5``, ``None``, ``(0.8, 1.2)``), else floats (``-inf``), else strings
+        (``replicate``). Raises ConfigError for a malformed item or an unknown key."""
+        types = {f.name: f.type for f in fields(self)}
+        known = set(types)
+        changes = {}
+        for item in items:
+            key, sep, text = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ConfigError(f"tracker setting {item!r}: expected KEY=VALUE")
+            if key not in known:
+                raise ConfigError(f"unknown tracker setting {key!r}; known: {', '.join(sorted(known))}")
+            value = _parse_value(text.strip())
+            _check_type(key, value, getattr(self, key), optional="None" in str(types[key]))
+            changes[key] = value
+        try:
+            return replace(self, **changes)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"tracker settings {list(items)}: {exc}") from None
+
+
+def _check_type(key: str, value: Any, current: Any, optional: bool) -> None:
+    """Reject a value of another kind than the field's current one (``optional``: None allowed)."""
+    if current is None or (value is None and optional):
+        return
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, type(current))
+    if not ok:
+        raise ConfigError(f"tracker setting {key}={value!r}: expected a value like {current!r}")
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 RTS50 = TrackerConfig()

@@ -279,6 +279,13 @@ def load_factory(spec: str) -> Callable[..., Any]:
     return factory
 
 
+def _tracker_config(settings: list[str], pretrained: bool) -> Any:
+    """``--set`` items over the packaged model's tracker settings or the reference ones."""
+    from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
+
+    return (pretrained_tracker_config() if pretrained else TrackerConfig()).with_overrides(settings)
+
+
 def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | Any, dict[str, Any]]:
     """Make the trackers for ``count`` objects as the options say; returns them and the facts for
     summary.json.
@@ -322,7 +329,7 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | An
             raise InputError(f"--sta {args.sta}: file not found")
     device = resolve_device(args.device)
     try:
-        from rtstrack.tracker import MultiTracker, Tracker, TrackerConfig, pretrained_tracker_config
+        from rtstrack.tracker import MultiTracker, Tracker
     except ImportError as exc:
         raise InputError(
             f"the RTS tracker is not available in this install (cannot import rtstrack.tracker: {exc}); "
@@ -332,18 +339,18 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | An
     cls = MultiTracker if count > 1 else Tracker  # several objects: one joint tracker
     if args.weights:
         model = {"kind": "rts", "weights": str(weights), "sta": args.sta}
-        config = TrackerConfig().with_overrides(settings)
+        kwargs = {"config": _tracker_config(settings, pretrained=False)} if settings else {}
         try:
-            tracker = cls.from_checkpoint(str(weights), sta=args.sta, device=device, config=config)
+            tracker = cls.from_checkpoint(str(weights), sta=args.sta, device=device, **kwargs)
         except RTSTrackError:
             raise
         except Exception as exc:  # e.g. torch.load errors on a file that is not a checkpoint
             raise InputError(f"cannot load --weights {args.weights}: {type(exc).__name__}: {exc}") from exc
     else:
         model = {"kind": "rts", "weights": "pretrained (shipped with the package)"}
-        config = pretrained_tracker_config().with_overrides(settings)
+        kwargs = {"config": _tracker_config(settings, pretrained=True)} if settings else {}
         try:
-            tracker = cls.from_pretrained(device=device, config=config)
+            tracker = cls.from_pretrained(device=device, **kwargs)
         except Exception as exc:  # no default model shipped (broken install): tell what to pass instead
             raise InputError(
                 f"no default model is available in this install ({type(exc).__name__}: {exc}); "

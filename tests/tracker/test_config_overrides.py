@@ -46,6 +46,8 @@ def test_optional_settings_can_be_switched_off():
         ("search_area_scale=big", "expected a value like 6.0"),
         ("search_area_scale=None", "expected a value like 6.0"),
         ("rescale_when_lost=1", "expected a value like True"),
+        ("sample_memory_size=16.0", "expected a value like 32 (int)"),
+        ("mask_component_margin=wide", "(float | None)"),  # unset in the reference config: its annotation decides
         ("border_mode=sideways", "use inside, inside_major, replicate or constant"),
         ("learning_rate=2.0", "learning rates must be in (0, 1)"),
     ],

@@ -104,7 +104,7 @@ class TrackerConfig:
             if key not in known:
                 raise ConfigError(f"unknown tracker setting {key!r}; known: {', '.join(sorted(known))}")
             value = _parse_value(text.strip())
-            _check_type(key, value, getattr(self, key), optional="None" in str(types[key]))
+            _check_type(key, value, getattr(self, key), str(types[key]))
             changes[key] = value
         try:
             return replace(self, **changes)
@@ -112,18 +112,26 @@ class TrackerConfig:
             raise ConfigError(f"tracker settings {list(items)}: {exc}") from None
 
 
-def _check_type(key: str, value: Any, current: Any, optional: bool) -> None:
-    """Reject a value of another kind than the field's current one (``optional``: None allowed)."""
-    if current is None or (value is None and optional):
-        return
-    if isinstance(current, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(current, (int, float)):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+_KINDS = {"bool": bool, "int": int, "float": float, "str": str, "tuple": tuple}
+
+
+def _check_type(key: str, value: Any, current: Any, annotation: str) -> None:
+    """Reject a value of another kind than the field's (its current value's, or its annotation's
+    when that is None); None only where the annotation allows it."""
+    if value is None:
+        ok = "None" in annotation
     else:
-        ok = isinstance(value, type(current))
+        kind = type(current) if current is not None else _KINDS.get(annotation.split("[")[0].split("|")[0].strip())
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = kind is None or isinstance(value, kind)
     if not ok:
-        raise ConfigError(f"tracker setting {key}={value!r}: expected a value like {current!r}")
+        raise ConfigError(f"tracker setting {key}={value!r}: expected a value like {current!r} ({annotation})")
 
 
 def _parse_value(text: str) -> Any:

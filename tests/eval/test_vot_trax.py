@@ -87,3 +87,11 @@ def _vot_root(tmp_path: Path, sequence: Path) -> Path:
     """The sequence written for the toolkit is also a valid VOT2020 root for our reader."""
     (sequence.parent / "list.txt").write_text(sequence.name + "\n")
     return sequence.parent
+
+
+def test_trax_bad_tracker_setting_is_a_one_line_error(capsys):
+    from rtstrack.eval.trax import main
+
+    assert main(["--set", "serch_area_scale=5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rtstrack-trax: error: unknown tracker setting 'serch_area_scale'")

@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sta", help="STA checkpoint (official pytracking weights)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda")
     p.add_argument("--tracker", help="package.module:factory of any init/track tracker (instead of rtstrack's)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="tracker setting over the model's own (repeatable; as in rtstrack track)")
     p.add_argument("--output", choices=("mask", "rectangle"), default="mask", help="region reported per frame")
     p.add_argument("--log", action="store_true", help="TraX protocol log on stderr")
     return p
@@ -136,8 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    spec = TrackerSpec(factory=args.tracker, weights=args.weights, sta=args.sta, device=args.device)
     try:
+        spec = TrackerSpec(
+            factory=args.tracker, weights=args.weights, sta=args.sta, device=args.device, settings=tuple(args.settings)
+        )
         return serve(spec, args.output, args.log)
     except RTSTrackError as exc:
         print(f"rtstrack-trax: error: {exc}", file=sys.stderr)

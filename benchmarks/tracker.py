@@ -69,11 +69,10 @@ def rss_mib() -> tuple[float, float]:
 
 def tracker_config(model: str, overrides: list[str]):
     """The model's tracker settings (reference values for rts50, the packaged ones for rts_lite)
-    with ``KEY=VALUE`` overrides (``TrackerConfig.with_overrides``)."""
-    from rtstrack.tracker import TrackerConfig, pretrained_tracker_config
+    with ``KEY=VALUE`` overrides."""
+    from rtstrack.tracker.config import resolve_tracker_config
 
-    base = pretrained_tracker_config("rts_lite") if model == "rts_lite" else TrackerConfig()
-    return base.with_overrides(overrides)
+    return resolve_tracker_config(overrides, pretrained="rts_lite" if model == "rts_lite" else None)
 
 
 def make_tracker(model: str, weights: str | None, device: str, config=None):

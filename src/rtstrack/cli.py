@@ -279,13 +279,6 @@ def load_factory(spec: str) -> Callable[..., Any]:
     return factory
 
 
-def _tracker_config(settings: list[str], pretrained: bool) -> Any:
-    """``--set`` items over the packaged model's tracker settings or the reference ones."""
-    from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
-
-    return (pretrained_tracker_config() if pretrained else TrackerConfig()).with_overrides(settings)
-
-
 def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | Any, dict[str, Any]]:
     """Make the trackers for ``count`` objects as the options say; returns them and the facts for
     summary.json.
@@ -336,21 +329,24 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | An
             f"use --tracker MODULE:FACTORY for another tracker"
         ) from None
 
+    config_kwargs: dict[str, Any] = {}
+    if settings:  # only then: the trackers' default config stays theirs
+        from rtstrack.tracker.config import resolve_tracker_config
+
+        config_kwargs["config"] = resolve_tracker_config(settings, pretrained=None if args.weights else "default")
     cls = MultiTracker if count > 1 else Tracker  # several objects: one joint tracker
     if args.weights:
         model = {"kind": "rts", "weights": str(weights), "sta": args.sta}
-        kwargs = {"config": _tracker_config(settings, pretrained=False)} if settings else {}
         try:
-            tracker = cls.from_checkpoint(str(weights), sta=args.sta, device=device, **kwargs)
+            tracker = cls.from_checkpoint(str(weights), sta=args.sta, device=device, **config_kwargs)
         except RTSTrackError:
             raise
         except Exception as exc:  # e.g. torch.load errors on a file that is not a checkpoint
             raise InputError(f"cannot load --weights {args.weights}: {type(exc).__name__}: {exc}") from exc
     else:
         model = {"kind": "rts", "weights": "pretrained (shipped with the package)"}
-        kwargs = {"config": _tracker_config(settings, pretrained=True)} if settings else {}
         try:
-            tracker = cls.from_pretrained(device=device, **kwargs)
+            tracker = cls.from_pretrained(device=device, **config_kwargs)
         except Exception as exc:  # no default model shipped (broken install): tell what to pass instead
             raise InputError(
                 f"no default model is available in this install ({type(exc).__name__}: {exc}); "

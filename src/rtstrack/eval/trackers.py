@@ -45,9 +45,9 @@ class TrackerSpec:
         if self.settings:
             if self.factory:
                 raise InputError("--set changes the RTS tracker's settings; it does not apply to --tracker factories")
-            from rtstrack.tracker.config import TrackerConfig
+            from rtstrack.tracker.config import resolve_tracker_config
 
-            TrackerConfig().with_overrides(self.settings)  # fail now, not in every worker
+            resolve_tracker_config(self.settings)  # fail now, not in every worker
 
     def describe(self) -> str:
         if self.factory:
@@ -81,14 +81,14 @@ def _build(spec: TrackerSpec) -> Any:
     if spec.factory:
         tracker = load_factory(spec.factory)()
     else:
-        # imported lazily: heavy, and optional for other trackers
-        from rtstrack.tracker import Tracker, TrackerConfig, pretrained_tracker_config
+        from rtstrack.tracker import Tracker  # imported lazily: heavy, and optional for other trackers
+        from rtstrack.tracker.config import resolve_tracker_config
 
         if spec.weights:
-            config = TrackerConfig().with_overrides(spec.settings)
+            config = resolve_tracker_config(spec.settings)
             tracker = Tracker.from_checkpoint(spec.weights, sta=spec.sta, device=spec.device, config=config)
         else:
-            config = pretrained_tracker_config().with_overrides(spec.settings)
+            config = resolve_tracker_config(spec.settings, pretrained="default")
             tracker = Tracker.from_pretrained(device=spec.device, config=config)
     for method in ("init", "track"):
         if not callable(getattr(tracker, method, None)):

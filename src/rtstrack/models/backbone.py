@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtstrack.models.inference import conv_bn, fast_path, relu
+from rtstrack.models.inference import conv_bn, cpu_fast_path, fast_path, relu
 
 LAYER_NAMES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -74,7 +74,7 @@ class ResNet(nn.Module):
     def forward(self, x: torch.Tensor, layers: tuple[str, ...] = LAYER_NAMES) -> "OrderedDict[str, torch.Tensor]":
         """Args: x ``(N, 3, H, W)`` normalised image. Returns the requested stages (stops at the deepest)."""
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
-        if fast_path() and x.device.type == "cpu":
+        if cpu_fast_path(x):
             # oneDNN runs these convolutions ~15% faster in channels-last layout; the stages (and
             # everything computed from them) come out channels-last too.
             x = x.contiguous(memory_format=torch.channels_last)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtstrack.models.inference import conv_bn, fast_path, relu
+from rtstrack.models.inference import conv_bn, cpu_fast_path, fast_path, relu
 from rtstrack.models.layers import resize_bilinear
 
 LEVEL_WIDTH_MULTIPLIER = {"layer1": 1, "layer2": 2, "layer3": 2, "layer4": 4}
@@ -32,7 +32,7 @@ def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     values up to float re-association, about twice as fast as ``F.interpolate``.
     """
     size = tuple(size)
-    if not (fast_path() and x.device.type == "cpu" and size == (2 * x.shape[-2], 2 * x.shape[-1])):
+    if not (cpu_fast_path(x) and size == (2 * x.shape[-2], 2 * x.shape[-1])):
         return F.interpolate(x, size, mode="bicubic", align_corners=False)
     taps = torch.tensor(_BICUBIC_X2_TAPS, dtype=torch.float64)
     kernel = torch.einsum("ia,jb->ijab", taps, taps).reshape(4, 1, 5, 5).to(x.dtype)

@@ -53,6 +53,11 @@ def fast_path() -> bool:
     return _ENABLED and not torch.is_grad_enabled()
 
 
+def cpu_fast_path(x: torch.Tensor) -> bool:
+    """The fast paths apply and ``x`` is on the CPU (where the channels-last routes pay off)."""
+    return fast_path() and x.device.type == "cpu"
+
+
 def _cache_key(tensors: tuple[torch.Tensor | None, ...]) -> tuple:
     return tuple((None, 0) if t is None else (t.data_ptr(), t._version, t.dtype) for t in tensors)
 
@@ -94,8 +99,8 @@ def same_padding_conv(conv: nn.Conv2d, x: torch.Tensor, pad: tuple[int, int, int
 
     The kernel grows by ``bottom - top`` rows and ``right - left`` columns of zero taps in front,
     and the convolution pads ``bottom`` / ``right`` on both sides: every output sums the same
-    products (plus exact zeros). Saves a full copy of the input, e.g. 1.6 ms of a 96 x 96 x 160
-    map in MobileNetV2 at 192 x 320. The grown kernel is cached like the folded weights.
+    products (plus exact zeros). Saves a full copy of the input: MobileNetV2 at 192 x 320 runs
+    9.9 -> 9.05 ms on 2 threads. The grown kernel is cached like the folded weights.
     """
     left, right, top, bottom = pad
     extra_h, extra_w = bottom - top, right - left

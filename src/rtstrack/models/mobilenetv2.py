@@ -41,7 +41,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from rtstrack.errors import CheckpointError, InputError
-from rtstrack.models.inference import fast_path, same_padding_conv
+from rtstrack.models.inference import cpu_fast_path, fast_path, same_padding_conv
 
 __all__ = [
     "BACKBONE_WEIGHTS_FILE",
@@ -265,7 +265,7 @@ class MobileNetV2Backbone(nn.Module):
             x = feats[name] = getattr(self, name)(x)
         # Training and GPU callers get NCHW stages; CPU inference keeps them channels-last, which
         # is what the decoder and the learners' feature convolutions run fastest on.
-        keep_layout = fast_path() and x.device.type == "cpu"
+        keep_layout = cpu_fast_path(x)
         out = {
             name: feat if keep_layout else feat.contiguous()
             for name, feat in feats.items()

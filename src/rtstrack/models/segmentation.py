@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from rtstrack.models.inference import fast_path
+from rtstrack.models.inference import cpu_fast_path
 from rtstrack.models.layers import BasicBlock, InstanceL2Norm, conv_block
 from rtstrack.models.steepest_descent import ConvProblem, DescentResult, steepest_descent
 
@@ -46,7 +46,7 @@ class LabelEncoder(nn.Module):
     def forward(self, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lead = mask.shape[:-2]
         x = mask.reshape(-1, 1, *mask.shape[-2:])
-        if fast_path() and x.device.type == "cpu":
+        if cpu_fast_path(x):
             # oneDNN runs these small convolutions (and the max-pool) 2x faster channels-last.
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.res2(self.res1(self.pool(self.conv_block(x))))

@@ -154,3 +154,10 @@ def pretrained_tracker_config(name: str = "default") -> TrackerConfig:
     from rtstrack.hub import pretrained_cfg
 
     return TrackerConfig.from_dict(dict(pretrained_cfg(name).tracker))
+
+
+def resolve_tracker_config(settings: Sequence[str] = (), pretrained: str | None = None) -> TrackerConfig:
+    """The config a tracker runs with: the packaged model ``pretrained``'s settings (or the
+    reference values when None) with the ``KEY=VALUE`` ``settings`` (``--set``) on top."""
+    base = pretrained_tracker_config(pretrained) if pretrained is not None else TrackerConfig()
+    return base.with_overrides(settings)

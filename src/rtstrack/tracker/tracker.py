@@ -611,13 +611,16 @@ class Tracker:
         """Where the target should be in the crop, ``(y, x)`` crop pixels: the peak of the DiMP
         scores ``(h, w)`` when it finds the target, else the position predicted from the
         previous frame (the state's)."""
-        scores = scores.cpu()
-        peak, disp = _max2d(scores)
+        s = scores.cpu()
+        peak, disp = _max2d(s)
         if float(peak) >= self.config.clf_target_not_found_threshold:
-            size = torch.tensor(scores.shape, dtype=torch.float32)
-            stride = self.crop_size / self.clf_feature_sz
-            return (self.crop_size - 1) / 2 + (disp.float() - (size - 1) / 2) * stride
+            return (self.crop_size - 1) / 2 + self._score_offset(disp, s.shape)
         return (self.state.pos - crop.sample_pos) / crop.sample_scale + (self.crop_size - 1) / 2
+
+    def _score_offset(self, disp: torch.Tensor, score_shape: tuple[int, ...]) -> torch.Tensor:
+        """Offset ``(y, x)`` in crop pixels of score-map cell ``disp`` from the crop centre."""
+        center = (torch.tensor(score_shape, dtype=torch.float32) - 1) / 2
+        return (disp.float() - center) * (self.crop_size / self.clf_feature_sz)
 
     # ------------------------------------------------------------------------------------ DiMP
     def _localize(self, scores: torch.Tensor, sample_pos: torch.Tensor, sample_scale: torch.Tensor):
@@ -629,7 +632,7 @@ class Tracker:
         stride = self.crop_size / out_sz
         s = scores.cpu()
         max1, disp1 = _max2d(s)
-        translation1 = (disp1.float() - center) * stride * sample_scale
+        translation1 = self._score_offset(disp1, s.shape) * sample_scale
         if float(max1) < cfg.clf_target_not_found_threshold:
             return translation1, "not_found", float(max1)
         neigh = cfg.clf_target_neighborhood_scale * (st.clf_target_sz / sample_scale) * (out_sz / self.crop_size)
@@ -641,7 +644,7 @@ class Tracker:
         masked[top:bottom, left:right] = 0
         max2, disp2 = _max2d(masked)
         if float(max2) > cfg.clf_distractor_threshold * float(max1) and float(max2) > cfg.clf_target_not_found_threshold:
-            translation2 = (disp2.float() - center) * stride * sample_scale
+            translation2 = self._score_offset(disp2, s.shape) * sample_scale
             prev_vec = (st.clf_pos - sample_pos) / (stride * sample_scale)
             norm1 = torch.sqrt(torch.sum((disp1.float() - center - prev_vec) ** 2))
             norm2 = torch.sqrt(torch.sum((disp2.float() - center - prev_vec) ** 2))

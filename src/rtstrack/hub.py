@@ -37,7 +37,7 @@ class PretrainedCfg:
 PRETRAINED: dict[str, PretrainedCfg] = {
     "rts_lite": PretrainedCfg(
         file="rts_lite.safetensors",
-        sha256="807372e47b3a8f8e04445c5bb144beb0afb4033b010406948ea6f545fba8fecb",
+        sha256="341060cfba427e3814e261c0aa072b9c66e1baddd9658ce8fa6059dc216a3bc1",
         architecture="rts_lite",
         input="RGB uint8 frames; MobileNetV2 scaling (x - 128) / 128 inside the network",
         license="Apache-2.0 (backbone initialised from Google's MobileNetV2, Apache-2.0; see weights/NOTICE.md)",

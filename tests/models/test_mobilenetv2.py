@@ -146,3 +146,20 @@ def test_channels_last_compute_gives_the_same_features(backbone) -> None:
         assert plain_route[name].is_contiguous() and grad_route[name].is_contiguous()
         torch.testing.assert_close(fast[name], plain[name], rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(grad_route[name].detach(), plain[name], rtol=1e-4, atol=1e-4)
+
+
+def test_depth_builds_and_loads_only_the_stages_used() -> None:
+    from rtstrack.models import build_model
+
+    net = load_mobilenetv2_imagenet(depth="layer3")
+    assert net.stages == ("layer1", "layer2", "layer3") and not hasattr(net, "layer4")
+    full = load_mobilenetv2_imagenet()
+    x = torch.rand(1, 3, 64, 96) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)["layer3"], full(x, ("layer3",))["layer3"])
+    with pytest.raises(InputError, match="not built"):
+        net(x, ("layer4",))
+    with pytest.raises(InputError, match="head needs layer4"):
+        MobileNetV2Backbone(with_head=True, depth="layer3")
+    # RTS-Lite never runs stage 4, so it has no stage-4 weights
+    assert not any(".layer4." in k for k in build_model("rts_lite").state_dict())

@@ -206,6 +206,8 @@ class MobileNetV2Backbone(nn.Module):
             1001-way linear classifier) and return its ``logits``; used to validate the weights.
         normalization: input scaling, ``(x - offset) * scale``; the default matches the
             converted TFLite weights, change it only with weights trained for another one.
+        depth: the deepest stage built (``layer3`` for RTS-Lite, which never uses ``layer4``:
+            its 1.26 M parameters would be half of the model file).
         channels_last: compute in NHWC memory format (``torch.channels_last``), which oneDNN's
             depthwise convolutions run 10-30 % faster on CPU; the returned features are
             ordinary contiguous NCHW tensors, except under CPU inference (no autograd, fast paths
@@ -222,6 +224,7 @@ class MobileNetV2Backbone(nn.Module):
         with_head: bool = False,
         normalization: InputNormalization = InputNormalization(),
         channels_last: bool = True,
+        depth: str = "layer4",
     ) -> None:
         super().__init__()
         self.with_head = with_head
@@ -234,11 +237,13 @@ class MobileNetV2Backbone(nn.Module):
         )
         self.stem = SameConv2d(3, STEM_CHANNELS, kernel_size=STEM_KERNEL, stride=STEM_STRIDE)
         channels = STEM_CHANNELS
-        self.layer1, channels = _make_stage(channels, STAGES["layer1"])
-        self.layer2, channels = _make_stage(channels, STAGES["layer2"])
-        self.layer3, channels = _make_stage(channels, STAGES["layer3"])
-        self.layer4, channels = _make_stage(channels, STAGES["layer4"])
-        self.out_channels = {name: specs[-1].channels for name, specs in STAGES.items()}
+        if depth not in STAGE_NAMES or (with_head and depth != STAGE_NAMES[-1]):
+            raise InputError(f"depth={depth!r}: use one of {STAGE_NAMES} (the ImageNet head needs layer4)")
+        self.stages = STAGE_NAMES[: STAGE_NAMES.index(depth) + 1]
+        for name in self.stages:
+            stage, channels = _make_stage(channels, STAGES[name])
+            self.add_module(name, stage)
+        self.out_channels = {name: STAGES[name][-1].channels for name in self.stages}
         self.head_conv: SameConv2d | None = None
         self.classifier: nn.Linear | None = None
         if with_head:
@@ -248,20 +253,24 @@ class MobileNetV2Backbone(nn.Module):
             # parameters keep this layout through load_state_dict (an in-place copy) and .to()
             self.to(memory_format=torch.channels_last)
 
-    def forward(self, x: Tensor, layers: tuple[str, ...] = STAGE_NAMES) -> dict[str, Tensor]:
+    def forward(self, x: Tensor, layers: tuple[str, ...] | None = None) -> dict[str, Tensor]:
         """Stages named in ``layers`` (computation stops at the deepest one; all with the head)."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise InputError(
                 f"MobileNetV2Backbone expects an (N, 3, H, W) RGB tensor in [0, 255], "
                 f"got shape {tuple(x.shape)}"
             )
+        layers = self.stages if layers is None else layers
         x = (x - self.input_offset) * self.input_scale
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         feats: dict[str, Tensor] = {}
         x = self.stem(x)
-        last = len(STAGE_NAMES) - 1 if self.head_conv is not None else max(STAGE_NAMES.index(n) for n in layers)
-        for name in STAGE_NAMES[: last + 1]:
+        unknown = [n for n in layers if n not in self.stages]
+        if unknown:
+            raise InputError(f"stages {unknown} are not built (this backbone stops at {self.stages[-1]})")
+        last = len(self.stages) - 1 if self.head_conv is not None else max(self.stages.index(n) for n in layers)
+        for name in self.stages[: last + 1]:
             x = feats[name] = getattr(self, name)(x)
         # Training and GPU callers get NCHW stages; CPU inference keeps them channels-last, which
         # is what the decoder and the learners' feature convolutions run fastest on.
@@ -297,16 +306,18 @@ def _read_state(path: Path) -> dict[str, Tensor]:
 
 
 def load_mobilenetv2_imagenet(
-    *, with_head: bool = False, device: str | torch.device = "cpu"
+    *, with_head: bool = False, device: str | torch.device = "cpu", depth: str = "layer4"
 ) -> MobileNetV2Backbone:
     """Build :class:`MobileNetV2Backbone` with the packaged ImageNet weights (strict load), in eval mode.
 
     The weights were converted from Google's ``mobilenet_v2_1.0_224_quant.tflite`` (Apache-2.0,
     see ``rtstrack/weights/NOTICE.md``); they are stored as float16 and loaded as float32.
-    ``with_head=True`` also loads the separate head file and returns ImageNet ``logits``.
+    ``with_head=True`` also loads the separate head file and returns ImageNet ``logits``;
+    ``depth`` builds (and loads) the stages up to that one only.
     """
-    model = MobileNetV2Backbone(with_head=with_head)
-    state = _read_state(_packaged_weights(BACKBONE_WEIGHTS_FILE))
+    model = MobileNetV2Backbone(with_head=with_head, depth=depth)
+    unbuilt = tuple(f"{name}." for name in STAGE_NAMES if name not in model.stages)
+    state = {k: v for k, v in _read_state(_packaged_weights(BACKBONE_WEIGHTS_FILE)).items() if not k.startswith(unbuilt)}
     if with_head:
         state.update(_read_state(_packaged_weights(HEAD_WEIGHTS_FILE)))
     expected = model.state_dict()

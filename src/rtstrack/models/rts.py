@@ -22,8 +22,11 @@ from rtstrack.models.segmentation import LabelEncoder, SegmentationTargetModel, 
 from rtstrack.models.steepest_descent import DescentResult
 
 
-def build_backbone(name: str) -> tuple[nn.Module, dict[str, int]]:
-    """Backbone module and its output channels per stage (``layer1`` .. ``layer4``)."""
+def build_backbone(name: str, depth: str = "layer4") -> tuple[nn.Module, dict[str, int]]:
+    """Backbone module and its output channels per stage (``layer1`` .. ``depth``).
+
+    ``depth``: the deepest stage the network uses. The ResNets always build all four stages (the
+    official checkpoints hold them); MobileNetV2 stops there."""
     spec = BACKBONES[name]
     if spec["kind"] == "resnet":
         net = ResNet(blocks=spec["blocks"], width=spec["width"])
@@ -32,7 +35,7 @@ def build_backbone(name: str) -> tuple[nn.Module, dict[str, int]]:
     # rtstrack/weights/NOTICE.md); loading a trained RTS checkpoint overwrites them.
     from rtstrack.models.mobilenetv2 import load_mobilenetv2_imagenet
 
-    net = load_mobilenetv2_imagenet()
+    net = load_mobilenetv2_imagenet(depth=depth)
     return net, dict(net.out_channels)
 
 
@@ -60,7 +63,8 @@ class RTSNet(nn.Module):
         self.config = config
         c = config
         self.normalizer = PixelNormalizer(c.pixel_format)
-        self.feature_extractor, channels = build_backbone(c.backbone)
+        self.backbone_layers = tuple(sorted(set(c.decoder_layers) | {c.feature_layer}))
+        self.feature_extractor, channels = build_backbone(c.backbone, depth=self.backbone_layers[-1])
         in_dim = channels[c.feature_layer]
         self.target_model = SegmentationTargetModel(in_dim=in_dim, feat_dim=c.seg_feat_dim, filter_size=c.seg_filter_size)
         dims = (*c.label_encoder_dims, c.num_filters)
@@ -84,7 +88,6 @@ class RTSNet(nn.Module):
             mdim=c.decoder_mdim,
             feature_channels={layer: channels[layer] for layer in c.decoder_layers},
         )
-        self.backbone_layers = tuple(sorted(set(c.decoder_layers) | {c.feature_layer}))
 
     # ----------------------------------------------------------------------------- verbs
     def normalize(self, images: torch.Tensor) -> torch.Tensor:

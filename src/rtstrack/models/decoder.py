@@ -7,6 +7,8 @@ and refines again. The final upsampler produces one logit map at the input-crop 
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,10 +36,17 @@ def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     size = tuple(size)
     if not (cpu_fast_path(x) and size == (2 * x.shape[-2], 2 * x.shape[-1])):
         return F.interpolate(x, size, mode="bicubic", align_corners=False)
-    taps = torch.tensor(_BICUBIC_X2_TAPS, dtype=torch.float64)
-    kernel = torch.einsum("ia,jb->ijab", taps, taps).reshape(4, 1, 5, 5).to(x.dtype)
     padded = F.pad(x, (2, 2, 2, 2), mode="replicate")
-    return F.pixel_shuffle(F.conv2d(padded, kernel.repeat(x.shape[1], 1, 1, 1), groups=x.shape[1]), 2)
+    return F.pixel_shuffle(F.conv2d(padded, _bicubic_x2_kernel(x.shape[1], x.dtype), groups=x.shape[1]), 2)
+
+
+@functools.lru_cache(maxsize=16)
+def _bicubic_x2_kernel(channels: int, dtype: torch.dtype) -> torch.Tensor:
+    """The four 5x5 phase kernels of :func:`resize_bicubic`, repeated per channel ``(4C, 1, 5, 5)``
+    (CPU; built once per channel count instead of on every call; never modified)."""
+    taps = torch.tensor(_BICUBIC_X2_TAPS, dtype=torch.float64)
+    kernel = torch.einsum("ia,jb->ijab", taps, taps).reshape(4, 1, 5, 5).to(dtype)
+    return kernel.repeat(channels, 1, 1, 1)
 
 
 def _conv(in_ch: int, out_ch: int, k: int, bias: bool = True) -> nn.Conv2d:

@@ -90,3 +90,31 @@ def test_parsers_wire_into_argparse():
     assert a.resume and a.config == "tiny" and callable(a.func)
     b = parser.parse_args(["pseudo-masks", "--data-root", "d", "--out", "o", "--weights", "w", "--stride", "5"])
     assert b.stride == 5 and callable(b.func)
+
+
+@pytest.mark.parametrize("name", list_configs())
+def test_every_recipe_optimises_the_parameters_it_names(name):
+    """A prefix that matches nothing would leave a part silently untrained (or not frozen)."""
+    from rtstrack.models import build_model
+    from rtstrack.train.trainer import build_param_groups
+
+    cfg = get_config(name)
+    net = build_model(cfg.model)
+    names = [n for n, _ in net.named_parameters()]
+    groups, frozen = build_param_groups(net, cfg.optim)
+    assert len(groups) == len(cfg.optim.groups), f"{name}: a learning-rate group got no parameter"
+    assert sum(len(g["names"]) for g in groups) + len(frozen) == len(names)
+    # rts50 copies the reference's groups verbatim, which also name parameter-free modules
+    # (fusion_module, classifier.filter_optimizer, spec 2.8); the project's own recipes must not.
+    if name != "rts50":
+        prefixes = [p for g in cfg.optim.groups for p in g.prefixes] + list(cfg.optim.frozen_prefixes)
+        unused = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+        assert not unused, f"{name}: prefixes {unused} match no parameter"
+
+
+def test_anneal_recipe_continues_rts_lite_at_lower_rates():
+    base, anneal = get_config("rts_lite"), get_config("rts_lite_anneal")
+    assert anneal.model == base.model and anneal.datasets == base.datasets
+    assert [g.prefixes for g in anneal.optim.groups] == [g.prefixes for g in base.optim.groups]
+    assert all(a.lr < b.lr for a, b in zip(anneal.optim.groups, base.optim.groups))
+    assert anneal.bn_eval and max(anneal.optim.milestones) < anneal.epochs

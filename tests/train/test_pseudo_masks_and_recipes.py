@@ -110,11 +110,3 @@ def test_every_recipe_optimises_the_parameters_it_names(name):
         prefixes = [p for g in cfg.optim.groups for p in g.prefixes] + list(cfg.optim.frozen_prefixes)
         unused = [p for p in prefixes if not any(n.startswith(p) for n in names)]
         assert not unused, f"{name}: prefixes {unused} match no parameter"
-
-
-def test_anneal_recipe_continues_rts_lite_at_lower_rates():
-    base, anneal = get_config("rts_lite"), get_config("rts_lite_anneal")
-    assert anneal.model == base.model and anneal.datasets == base.datasets
-    assert [g.prefixes for g in anneal.optim.groups] == [g.prefixes for g in base.optim.groups]
-    assert all(a.lr < b.lr for a, b in zip(anneal.optim.groups, base.optim.groups))
-    assert anneal.bn_eval and max(anneal.optim.milestones) < anneal.epochs

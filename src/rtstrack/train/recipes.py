@@ -330,36 +330,7 @@ def rts_lite_stage1() -> TrainConfig:
     return cfg
 
 
-def rts_lite_anneal() -> TrainConfig:
-    """Stage 3 of the shipped weights: ``rts_lite`` continued at a fifth of its learning rates on a CPU.
-
-    Stage 2 stopped before its first learning-rate decay. This stage continues from its weights
-    (``--init``) with the rates divided by 5 and then by 5 again, batch 8, and the batch norms in
-    eval mode, so it optimises exactly the function the tracker runs. It is sized for the 2-core
-    machine: about 3 samples/s there, 14,000 samples in about 80 minutes (``--resume`` continues).
-    """
-    cfg = rts_lite()
-    cfg.name = "rts_lite_anneal"
-    cfg.sampler.samples_per_epoch = 8 * 250
-    cfg.val_every = 1
-    cfg.bn_eval = True
-    for group in cfg.optim.groups:
-        group.lr /= 5
-    cfg.optim.milestones = [4, 6]
-    cfg.epochs = 7
-    cfg.batch_size = 8
-    cfg.num_workers = 1
-    cfg.keep_checkpoints = 8
-    return cfg
-
-
-CONFIGS = {
-    "rts50": rts50,
-    "tiny": tiny,
-    "rts_lite": rts_lite,
-    "rts_lite_stage1": rts_lite_stage1,
-    "rts_lite_anneal": rts_lite_anneal,
-}
+CONFIGS = {"rts50": rts50, "tiny": tiny, "rts_lite": rts_lite, "rts_lite_stage1": rts_lite_stage1}
 
 
 def list_configs() -> list[str]:

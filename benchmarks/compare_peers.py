@@ -6,7 +6,9 @@ For each tracker: ``rtstrack eval`` + ``rtstrack analyze`` (pytracking conventio
 every dev sequence (boxes; J on the sequences with masks), and the end-to-end speed
 (decode + track, 2 threads) on the bundled 854x480 demo clip (50 frames: the learners update on
 every frame) and on a 300-frame ping-pong of it (past frame 100 they update every 20 frames).
-Prints one table.
+Prints one table. With ``--heldout`` (default: the box-only videos of ``shared/data/train``, when
+present) it also scores the trackers on the held-out trials of ``tools/make_heldout_trials.py``
+(44 trials of 11 videos that no training run uses) and prints a second table.
 Peers: OpenCV's TrackerNano with the NanoTrack v2 models (``shared/peers``), and TrackerCSRT when
 the installed OpenCV has it (the contrib build; never install it beside the headless build).
 """
@@ -14,6 +16,7 @@ the installed OpenCV has it (the contrib build; never install it beside the head
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import time
@@ -25,6 +28,9 @@ import torch
 
 from rtstrack.assets import demo_clip
 from rtstrack.eval.commands import main_analyze, main_eval
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_HELDOUT_VIDEOS = REPO.parent / "shared" / "data" / "train" / "videos"
 
 TRACKERS = {
     "rtstrack (RTS-Lite, default)": None,
@@ -93,10 +99,12 @@ def ping_pong_video(clip: Path, out: Path, frames: int = 300) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"))
+    parser.add_argument("--root", default=str(REPO.parent / "shared" / "data" / "dev"))
     parser.add_argument("--out", default="/tmp/rtstrack-compare")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--speed-only", action="store_true", help="only the frames/s columns")
+    parser.add_argument("--heldout", default=str(DEFAULT_HELDOUT_VIDEOS),
+                        help="folder of box-only videos to build held-out trials from ('' to skip)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     cv2.setNumThreads(2)
@@ -114,36 +122,57 @@ def main() -> None:
         for label, (clip_fps, long_fps) in speed.items():
             print(f"{label}: {clip_fps:.1f} frames/s (50-frame clip), {long_fps:.1f} frames/s (300-frame video)")
         return
-    rows = []
-    for label, spec in TRACKERS.items():
-        if label not in installed:
-            rows.append((label, None, None))
-            continue
-        out = Path(args.out) / label.split()[0].lower()
-        cmd = ["--dataset", "folder", "--root", args.root, "--out", str(out), "--workers", str(args.workers), "--threads", "1", "--no-resume"]
-        if spec:
-            cmd += ["--tracker", spec]
-        if main_eval(cmd) != 0:
-            raise SystemExit(f"evaluation of {label} failed")
-        scores_file = out / "scores.json"
-        main_analyze([str(out), "--dataset", "folder", "--root", args.root, "--json", str(scores_file)])
-        rows.append((label, json.loads(scores_file.read_text())[str(out)], speed[label]))
+    dev = score_all(installed, args.root, Path(args.out), args.workers)
     print(
         "\n| tracker | AUC | OP50 | OP75 | Prec@20px | mask J (5 DAVIS seqs) "
         "| frames/s, 50-frame clip | frames/s, 300-frame video |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, s, fps in rows:
-        if s is None:
+    for label in TRACKERS:
+        if label not in installed:
             print(f"| {label} | not installed (needs opencv-contrib-python-headless) | | | | | | |")
             continue
-        has_masks = spec_has_masks(label)
-        j = f"{s['J']:.1f}" if has_masks and s.get("J") is not None else "no masks"
+        s, fps = dev[label], speed[label]
+        j = f"{s['J']:.1f}" if spec_has_masks(label) and s.get("J") is not None else "no masks"
         print(
             f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} "
             f"| {fps[0]:.1f} | {fps[1]:.1f} |"
         )
     print("\nframes/s: decode + track of 854x480 video on 2 threads, median of 3 passes, init excluded.")
+    if args.heldout and Path(args.heldout).is_dir():
+        trials = Path(args.out) / "heldout_trials"
+        count = _trial_maker().make_trials(Path(args.heldout), trials)
+        held = score_all(installed, str(trials), Path(args.out) / "heldout", args.workers)
+        print(f"\nHeld-out: {count} trials of the box-only videos in {args.heldout} (tools/make_heldout_trials.py)")
+        print("\n| tracker | AUC | OP50 | OP75 | Prec@20px |")
+        print("|---|---:|---:|---:|---:|")
+        for label, s in held.items():
+            print(f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} |")
+
+
+def score_all(installed: dict[str, str | None], root: str, out_dir: Path, workers: int) -> dict[str, dict]:
+    """``rtstrack eval`` + ``rtstrack analyze`` of every installed tracker on the folder ``root``."""
+    scores = {}
+    for label, spec in installed.items():
+        out = out_dir / label.split()[0].lower()
+        cmd = ["--dataset", "folder", "--root", root, "--out", str(out), "--workers", str(workers), "--threads", "1", "--no-resume"]
+        if spec:
+            cmd += ["--tracker", spec]
+        if main_eval(cmd) != 0:
+            raise SystemExit(f"evaluation of {label} on {root} failed")
+        scores_file = out / "scores.json"
+        main_analyze([str(out), "--dataset", "folder", "--root", root, "--json", str(scores_file)])
+        scores[label] = json.loads(scores_file.read_text())[str(out)]
+    return scores
+
+
+def _trial_maker():
+    """``tools/make_heldout_trials.py`` as a module."""
+    path = REPO / "tools" / "make_heldout_trials.py"
+    spec = importlib.util.spec_from_file_location("make_heldout_trials", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def spec_has_masks(label: str) -> bool:

@@ -406,8 +406,12 @@ class Trainer:
         return out
 
     def _loader(self, dataset: TrainingSamples, sampler: RankBatchSampler):
+        # Samples are pure functions of (seed, epoch, index), so the number of worker processes
+        # changes nothing but speed; more workers than cores only adds processes (a recipe's 8
+        # ran no faster than 1 or 2 on a 2-core machine).
+        workers = min(self.cfg.num_workers, os.cpu_count() or 1)
         return torch.utils.data.DataLoader(
-            dataset, batch_sampler=sampler, num_workers=self.cfg.num_workers, collate_fn=collate_sequences,
+            dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_sequences,
             pin_memory=self.device.type == "cuda",
         )
 

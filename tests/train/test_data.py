@@ -1,5 +1,6 @@
 """Real-data pipeline: folder videos, synthetic SOD sequences, full samples."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -7,7 +8,7 @@ from rtstrack.train.data_sources import build_sources, build_videos, is_held_out
 from rtstrack.train.processing import RTSProcessing
 from rtstrack.train.recipes import DatasetSpec, ProcessingConfig, SamplerConfig
 from rtstrack.train.sampler import FrameSampler, TrainingSamples, collate_sequences
-from rtstrack.train.synthetic import SyntheticVideo, list_image_mask_pairs, mask_to_box
+from rtstrack.train.synthetic import PasteParams, PastedVideo, SyntheticVideo, list_image_mask_pairs, mask_to_box
 
 
 def test_folder_videos_need_masks(train_root):
@@ -46,6 +47,26 @@ def test_synthetic_sequences_from_sod(train_root):
     np.testing.assert_array_equal(f0.box, mask_to_box(f0.mask))
     np.testing.assert_array_equal(v.get_frame(5).mask, SyntheticVideo(*pairs[0], length=6, seed=3).get_frame(5).mask)
     assert v.visible.sum() >= 1
+
+
+def test_pasted_sequences_put_a_small_target_among_distractors(train_root):
+    pairs = list_image_mask_pairs(train_root / "images" / "SOD")[:6]
+    params = PasteParams(min_area=0.02, max_area=0.03, num_distractors=2, lookalike_prob=1.0)
+    v = PastedVideo(pairs, 0, length=8, seed=1, params=params)
+    frames = [v.get_frame(i) for i in (0, 7)]
+    for f in frames:
+        np.testing.assert_array_equal(f.box, mask_to_box(f.mask))
+        area = f.mask.sum() / f.mask.size
+        assert 0.005 < area < 0.05  # about 2-3 % of the frame (scaled, clipped at the border)
+    assert not np.array_equal(frames[0].box, frames[1].box)  # the target moves
+    background = v.pairs[v.background][0]
+    plain = cv2.cvtColor(cv2.imread(str(background)), cv2.COLOR_BGR2RGB)
+    changed = (frames[0].image != plain).any(axis=2) & (frames[0].mask == 0)
+    assert changed.sum() > 0.5 * frames[0].mask.sum()  # look-alikes drawn outside the target
+    again = PastedVideo(pairs, 0, length=8, seed=1, params=params).get_frame(7)
+    np.testing.assert_array_equal(again.image, frames[1].image)
+    (video,) = build_videos(DatasetSpec(kind="sod_paste", root="images/SOD", include=[pairs[0][0].stem]), train_root)
+    assert video.name == f"pasted/{pairs[0][0].stem}" and video.visible.all()
 
 
 def test_held_out_split_is_deterministic_and_disjoint(train_root):

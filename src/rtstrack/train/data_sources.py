@@ -1,6 +1,6 @@
 """Build the training/validation videos of a recipe from its :class:`DatasetSpec` list.
 
-``folder`` sources use :class:`rtstrack.data.folder.FolderDataset`; ``sod`` sources use
+``folder`` sources use :class:`rtstrack.data.folder.FolderDataset`; ``sod`` and ``sod_paste`` sources use
 :mod:`rtstrack.train.synthetic`. Benchmark readers (``ytvos``, ``davis``, ``got10k``, ``lasot``)
 come from ``rtstrack.data``; register them with :func:`register_reader` (a callable
 ``(root, spec) -> iterable of Sequence``). Until a reader is registered, a source whose folder
@@ -18,7 +18,7 @@ from rtstrack.data.sequence import Sequence
 from rtstrack.errors import ConfigError, DatasetError
 from rtstrack.train.recipes import DatasetSpec
 from rtstrack.train.sampler import SequenceVideo, TrainVideo
-from rtstrack.train.synthetic import synthetic_videos
+from rtstrack.train.synthetic import pasted_videos, synthetic_videos
 
 Reader = Callable[[Path, DatasetSpec], Iterable[Sequence]]
 
@@ -77,6 +77,9 @@ def build_videos(spec: DatasetSpec, data_root: Path | str, seed: int = 0) -> lis
     if spec.kind == "sod":
         videos = synthetic_videos(root, length=spec.synthetic_length, seed=seed)
         return [v for v in videos if _keep(v.image_path.stem, spec)]
+    if spec.kind == "sod_paste":
+        pasted = pasted_videos(root, length=spec.synthetic_length, seed=seed)
+        return [v for v in pasted if _keep(v.target_path.stem, spec)]
     if spec.kind in READERS:
         seqs: Iterable[Sequence] = READERS[spec.kind](root, spec)
     elif spec.kind == "folder" or (root.is_dir() and any((d / "frames").is_dir() for d in root.iterdir())):

@@ -33,8 +33,9 @@ class DatasetSpec:
 
     Attributes:
         kind: ``folder`` (generic layout, ``rtstrack.data.folder``), ``sod`` (still images with masks,
-            turned into synthetic sequences by :mod:`rtstrack.train.synthetic`), or the name of a
-            reader of ``rtstrack.data`` (``ytvos``, ``davis``, ``got10k``, ``lasot``).
+            turned into synthetic sequences by :mod:`rtstrack.train.synthetic`), ``sod_paste`` (the
+            same images' objects pasted small on another image among moving look-alikes), or the
+            name of a reader of ``rtstrack.data`` (``ytvos``, ``davis``, ``got10k``, ``lasot``).
         root: dataset folder, relative to ``--data-root`` unless absolute.
         weight: relative sampling weight (normalised over all datasets of the list).
         split: split name passed to the reader (``jjtrain``, ``train``, ``vottrain``...), if any.

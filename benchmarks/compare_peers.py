@@ -7,7 +7,7 @@ every dev sequence (boxes; J on the sequences with masks), and the end-to-end sp
 (decode + track, 2 threads) on the bundled 854x480 demo clip (50 frames: the learners update on
 every frame) and on a 300-frame ping-pong of it (past frame 100 they update every 20 frames).
 Prints one table. With ``--heldout`` (default: the box-only videos of ``shared/data/train``, when
-present) it also scores the trackers on the held-out trials of ``tools/make_heldout_trials.py``
+present) it also scores the trackers on the held-out trials of ``rtstrack.eval.trials``
 (44 trials of 11 videos that no training run uses) and prints a second table.
 Peers: OpenCV's TrackerNano with the NanoTrack v2 models (``shared/peers``), and TrackerCSRT when
 the installed OpenCV has it (the contrib build; never install it beside the headless build).
@@ -16,7 +16,6 @@ the installed OpenCV has it (the contrib build; never install it beside the head
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import time
@@ -28,6 +27,7 @@ import torch
 
 from rtstrack.assets import demo_clip
 from rtstrack.eval.commands import main_analyze, main_eval
+from rtstrack.eval.trials import make_trials
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HELDOUT_VIDEOS = REPO.parent / "shared" / "data" / "train" / "videos"
@@ -141,7 +141,7 @@ def main() -> None:
     print("\nframes/s: decode + track of 854x480 video on 2 threads, median of 3 passes, init excluded.")
     if args.heldout and Path(args.heldout).is_dir():
         trials = Path(args.out) / "heldout_trials"
-        count = _trial_maker().make_trials(Path(args.heldout), trials)
+        count = make_trials(Path(args.heldout), trials)
         held = score_all(installed, str(trials), Path(args.out) / "heldout", args.workers)
         print(f"\nHeld-out: {count} trials of the box-only videos in {args.heldout} (tools/make_heldout_trials.py)")
         print("\n| tracker | AUC | OP50 | OP75 | Prec@20px |")
@@ -164,15 +164,6 @@ def score_all(installed: dict[str, str | None], root: str, out_dir: Path, worker
         main_analyze([str(out), "--dataset", "folder", "--root", root, "--json", str(scores_file)])
         scores[label] = json.loads(scores_file.read_text())[str(out)]
     return scores
-
-
-def _trial_maker():
-    """``tools/make_heldout_trials.py`` as a module."""
-    path = REPO / "tools" / "make_heldout_trials.py"
-    spec = importlib.util.spec_from_file_location("make_heldout_trials", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def spec_has_masks(label: str) -> bool:

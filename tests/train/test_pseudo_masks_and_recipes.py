@@ -6,9 +6,9 @@ import pytest
 
 from rtstrack.data.folder import FolderDataset
 from rtstrack.errors import ConfigError
-from rtstrack.train.commands import add_pseudo_masks_parser, add_train_parser, apply_overrides
+from rtstrack.train.commands import add_pseudo_masks_parser, add_train_parser
 from rtstrack.train.pseudo_masks import generate_pseudo_masks
-from rtstrack.train.recipes import get_config, list_configs
+from rtstrack.train.recipes import apply_overrides, get_config, list_configs
 from rtstrack.types import FrameResult
 
 

@@ -11,39 +11,12 @@ Each parser sets ``func=`` to a callable ``(args) -> int`` exit code (0 ok, 2 us
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from rtstrack.errors import RTSTrackError
-
-
-def _parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def apply_overrides(cfg, pairs: list[str]):
-    """Apply ``key.sub=value`` overrides (values parsed as JSON when possible) to a TrainConfig."""
-    from rtstrack.errors import ConfigError
-    from rtstrack.train.recipes import merge_config
-
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        nested: dict = {}
-        cur = nested
-        parts = key.split(".")
-        for p in parts[:-1]:
-            cur[p] = {}
-            cur = cur[p]
-        cur[parts[-1]] = _parse_value(value)
-        cfg = merge_config(cfg, nested)
-    return cfg
+from rtstrack.train.recipes import apply_overrides
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -420,3 +420,27 @@ def get_config(name_or_path: str) -> TrainConfig:
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
     """Plain-data form (JSON-serialisable) of a config, stored in checkpoints and run folders."""
     return dataclasses.asdict(cfg)
+
+
+def _parse_override_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
+    """Apply ``key.sub=value`` overrides (values parsed as JSON when possible) to a TrainConfig."""
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        nested: dict = {}
+        cur = nested
+        parts = key.split(".")
+        for p in parts[:-1]:
+            cur[p] = {}
+            cur = cur[p]
+        cur[parts[-1]] = _parse_override_value(value)
+        cfg = merge_config(cfg, nested)
+    return cfg

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtstrack.errors import ConfigError
-from rtstrack.train.commands import apply_overrides
-from rtstrack.train.recipes import TrainConfig, get_config
+from rtstrack.train.recipes import TrainConfig, apply_overrides, get_config
 from rtstrack.train.trainer import RunOptions, Trainer, list_checkpoints, load_checkpoint
 
 log = logging.getLogger("rtstrack.train")

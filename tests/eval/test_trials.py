@@ -1,22 +1,10 @@
-import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from rtstrack.data.folder import FolderDataset
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("make_heldout_trials", REPO / "tools" / "make_heldout_trials.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from rtstrack.eval.trials import make_trials
 
 def _sequence(root: Path, name: str, n: int) -> np.ndarray:
     (root / name / "frames").mkdir(parents=True)
@@ -31,8 +19,7 @@ def _sequence(root: Path, name: str, n: int) -> np.ndarray:
 def test_trials_replay_each_video_in_four_orders(tmp_path):
     boxes = _sequence(tmp_path / "src", "otb_a", 24)
     _sequence(tmp_path / "src", "davis16_b", 24)  # not a box-only prefix: ignored
-    tool = _tool()
-    assert tool.make_trials(tmp_path / "src", tmp_path / "out") == 4
+    assert make_trials(tmp_path / "src", tmp_path / "out") == 4
     seqs = {s.name: s for s in FolderDataset(tmp_path / "out")}
     assert sorted(seqs) == ["otb_a_f", "otb_a_mf", "otb_a_mr", "otb_a_r"]
     expected = {"f": list(range(1, 24)), "r": list(range(23, -1, -1)), "mf": list(range(12, 24)), "mr": list(range(12, -1, -1))}
@@ -42,5 +29,5 @@ def test_trials_replay_each_video_in_four_orders(tmp_path):
         first = cv2.imread(str(seq.frames[0]))
         assert first[0, 0, 0] == order[0]  # the frames follow the same order as the boxes
     # rerunning replaces the trials instead of failing on the existing links
-    assert tool.make_trials(tmp_path / "src", tmp_path / "out") == 4
-    assert tool.make_trials(tmp_path / "src", tmp_path / "short", min_frames=14) == 2  # mf, mr too short
+    assert make_trials(tmp_path / "src", tmp_path / "out") == 4
+    assert make_trials(tmp_path / "src", tmp_path / "short", min_frames=14) == 2  # mf, mr too short

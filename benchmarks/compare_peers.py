@@ -27,7 +27,8 @@ import torch
 
 from rtstrack.assets import demo_clip
 from rtstrack.eval.commands import main_analyze, main_eval
-from rtstrack.eval.trials import make_trials
+from rtstrack.eval.compare import paired_difference
+from rtstrack.eval.trials import make_trials, trial_source
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HELDOUT_VIDEOS = REPO.parent / "shared" / "data" / "train" / "videos"
@@ -139,6 +140,7 @@ def main() -> None:
             f"| {fps[0]:.1f} | {fps[1]:.1f} |"
         )
     print("\nframes/s: decode + track of 854x480 video on 2 threads, median of 3 passes, init excluded.")
+    print_paired(dev, group=None)
     if args.heldout and Path(args.heldout).is_dir():
         trials = Path(args.out) / "heldout_trials"
         count = make_trials(Path(args.heldout), trials)
@@ -148,6 +150,20 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|")
         for label, s in held.items():
             print(f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} |")
+        print_paired(held, group=trial_source)
+
+
+def print_paired(scores: dict[str, dict], group) -> None:
+    """RTS-Lite's AUC minus each peer's: mean per-sequence difference and its 95 % bootstrap interval
+    (over videos for trials), so that a gap can be told from the noise of a few sequences."""
+    ours, *peers = scores
+    unit = "videos" if group else "sequences"
+    for peer in peers:
+        a = {k: v["auc"] for k, v in scores[peer]["per_sequence"].items()}
+        b = {k: v["auc"] for k, v in scores[ours]["per_sequence"].items()}
+        d = paired_difference(a, b, group=group)
+        print(f"AUC of {ours} minus {peer}: {d.mean:+.1f}, 95 % interval over the {d.groups} {unit} "
+              f"[{d.low:+.1f}, {d.high:+.1f}]; better on {d.better} of {d.sequences} sequences, worse on {d.worse}")
 
 
 def score_all(installed: dict[str, str | None], root: str, out_dir: Path, workers: int) -> dict[str, dict]:

@@ -177,6 +177,22 @@ def test_analyze_compares_folders_and_leaves_out_sequences_missing_in_any(tmp_pa
     assert "`" + str(b) + "` (8)" in (tmp_path / "r.md").read_text()
 
 
+def test_analyze_paired_compares_with_the_first_folder(tmp_path, capsys):
+    ds = get_dataset("dev", DEV)
+    names = ("otb_deer", "otb_crossing", "vot2015_bag")
+    a, b = tmp_path / "a", tmp_path / "b"
+    _write_results(a, {n: ds[n].boxes for n in names})
+    _write_results(b, {n: ds[n].boxes + 4 for n in names})  # shifted boxes: lower AUC everywhere
+    args = ["analyze", str(a), str(b), "--dataset", "dev", "--root", str(DEV), "--paired"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(f"| {b} | AUC |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[2]) < 0 and cells[4:] == ["3", "3", "0 / 3"]
+    assert main(["analyze", str(a), "--dataset", "dev", "--root", str(DEV), "--paired"]) == 2
+    assert "--paired needs at least two results folders" in capsys.readouterr().err
+
+
 def test_pack_for_got10k_and_trackingnet(tmp_path):
     root = tmp_path / "got"
     names = ["GOT-10k_Test_000001", "GOT-10k_Test_000002"]

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from rtstrack.errors import RTSTrackError
+from rtstrack.errors import InputError, RTSTrackError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -32,6 +32,7 @@ ANALYZE_EXAMPLES = """examples:
   rtstrack analyze results/lasot --dataset lasot --root /data/LaSOT --plots plots/ --json scores.json
   rtstrack analyze results/got_val --dataset got10k --root /data/GOT-10k --protocol got10k
   rtstrack analyze results/dev results/dev_nano --dataset dev --root ../shared/data/dev --report dev.md
+  rtstrack analyze results/heldout results/heldout_new --paired --group trial   # is the change real?
 
 --dataset/--root default to those recorded in the first folder's eval.json.
 """
@@ -168,6 +169,11 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--report", help="write the markdown report to this file (default: print it)")
     p.add_argument("--strict", action="store_true", help="fail when a results folder misses sequences")
     p.add_argument("--masks", action=argparse.BooleanOptionalAction, default=None, help="score masks (default: when present)")
+    p.add_argument("--paired", action="store_true",
+                   help="also compare every folder with the first: mean per-sequence difference of AUC, precision "
+                        "and J with a 95%% bootstrap interval")
+    p.add_argument("--group", choices=("sequence", "trial"), default="sequence",
+                   help="--paired resamples sequences (default) or, for rtstrack.eval.trials folders, whole videos")
     p.set_defaults(func=run_analyze_command)
     return p
 
@@ -185,7 +191,8 @@ def _recorded_dataset(results: str) -> dict:
 def run_analyze_command(args: argparse.Namespace) -> int:
     from rtstrack.data import get_dataset
     from rtstrack.eval.analysis import analyze_results
-    from rtstrack.eval.report import markdown_report, write_json, write_plots
+    from rtstrack.eval.report import markdown_report, paired_report, write_json, write_plots
+    from rtstrack.eval.trials import trial_source
 
     recorded = _recorded_dataset(args.results[0])
     dataset_name = args.dataset or recorded.get("dataset")
@@ -198,6 +205,10 @@ def run_analyze_command(args: argparse.Namespace) -> int:
         dataset = get_dataset(dataset_name, root, split, **_dataset_kwargs(args.dataset_arg))
         analyses = analyze_results(args.results, dataset, protocol=args.protocol, strict=args.strict, masks=args.masks)
         report = markdown_report(analyses, dataset_name, args.protocol)
+        if args.paired:
+            if len(analyses) < 2:
+                raise InputError("--paired needs at least two results folders (the first is the baseline)")
+            report += "\n" + paired_report(analyses, group=trial_source if args.group == "trial" else None)
         if args.report:
             Path(args.report).parent.mkdir(parents=True, exist_ok=True)
             Path(args.report).write_text(report)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from rtstrack.eval.analysis import BOX_KEYS, MASK_KEYS, Analysis
+from rtstrack.eval.compare import paired_difference
 from rtstrack.eval.results import atomic_write_text
 
 COLUMN_TITLES = {
@@ -84,6 +86,39 @@ def markdown_report(analyses: list[Analysis], dataset: str, protocol: str, per_s
             for name, d in a.per_sequence.items():
                 lines.append(f"| {name} | " + " | ".join(_fmt(d.get(k)) for k in seq_keys) + " |")
             lines.append("")
+    return "\n".join(lines)
+
+
+PAIRED_KEYS = ("auc", "precision", "J")
+"""Scores compared by :func:`paired_report` (those present in the results)."""
+
+
+def paired_report(analyses: list[Analysis], group: Callable[[str], str] | None = None, level: float = 0.95) -> str:
+    """Markdown: each folder after the first against the first, per score, as the mean
+    per-sequence difference with its bootstrap interval (:func:`rtstrack.eval.compare.paired_difference`)."""
+    base, others = analyses[0], analyses[1:]
+    unit = "videos" if group else "sequences"
+    lines = [
+        f"## Paired differences to {base.label}",
+        "",
+        f"Mean per-sequence difference (points) and its {level:.0%} bootstrap interval over {unit}; "
+        "an interval that contains 0 is no evidence of a difference.",
+        "",
+        "| results | score | difference | interval | sequences | groups | better / worse |",
+        "|---|---|---:|---|---:|---:|---:|",
+    ]
+    for other in others:
+        for key in PAIRED_KEYS:
+            a = {name: d.get(key) for name, d in base.per_sequence.items()}
+            b = {name: d.get(key) for name, d in other.per_sequence.items()}
+            if not any(v is not None for v in a.values()) or not any(v is not None for v in b.values()):
+                continue
+            d = paired_difference(a, b, group=group, level=level)
+            lines.append(
+                f"| {other.label} | {COLUMN_TITLES[key]} | {d.mean:+.1f} | [{d.low:+.1f}, {d.high:+.1f}] "
+                f"| {d.sequences} | {d.groups} | {d.better} / {d.worse} |"
+            )
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -23,6 +23,15 @@ from rtstrack.data.folder import list_images, read_box_file
 
 #: sequence-name prefixes of the box-only videos in ``shared/data/train/videos``.
 DEFAULT_PREFIXES = ("otb_", "uav123_")
+#: the name suffixes of a video's trials (see :func:`trial_orders`).
+TRIAL_TAGS = ("f", "r", "mf", "mr")
+
+
+def trial_source(name: str) -> str:
+    """The video a trial was made from: ``"otb_car1_mr"`` -> ``"otb_car1"`` (other names unchanged).
+    Trials of one video are not independent; ``rtstrack analyze --paired --group trial`` uses this."""
+    stem, sep, tag = name.rpartition("_")
+    return stem if sep and tag in TRIAL_TAGS else name
 
 
 def trial_orders(num_frames: int) -> dict[str, list[int]]:

@@ -29,6 +29,9 @@ class TrackerConfig:
     sta_search_area_scale: float = 4.0
     sta_border_mode: str = "replicate"
     self_init_min_fraction: float = 0.1  # box_init='self': below this fraction of the box, use the box
+    # box_init='self': rounds of learn-then-segment on frame 0, each learning from the previous
+    # round's mask (the first from the box rectangle). More rounds give tighter first masks.
+    self_init_rounds: int = 1
     # --- segmentation memory and learner -------------------------------------------------------
     sample_memory_size: int = 32
     learning_rate: float = 0.1
@@ -74,6 +77,8 @@ class TrackerConfig:
             raise ConfigError("memory sizes must be >= 1 (segmentation) and >= 6 (classifier: 5 initial samples)")
         if not 0 < self.learning_rate < 1 or not 0 < self.clf_learning_rate < 1:
             raise ConfigError("learning rates must be in (0, 1)")
+        if self.self_init_rounds < 1:
+            raise ConfigError(f"self_init_rounds={self.self_init_rounds}: at least one round")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -266,15 +266,21 @@ class Tracker:
 
     def _self_box_init(self, image: torch.Tensor, box: Box, rectangle: torch.Tensor) -> torch.Tensor:
         """First mask from a box with the tracker's own networks: learn from the rectangle, then
-        segment the first frame and keep what lies inside the box (the rectangle if that is tiny)."""
-        self._initialize(image, box, rectangle)
-        self._events, self._branch = [], "box_init"
-        crop = self.begin_frame(image, reposition=False)
-        crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
-        canvas, _, _, _ = self._segment_crop(crop)
-        mask = (canvas > 0).float() * rectangle
-        if mask.sum() < self.config.self_init_min_fraction * rectangle.sum():
-            return rectangle
+        segment the first frame and keep what lies inside the box. With ``self_init_rounds`` > 1,
+        learn again from that mask and segment again, and so on. A round whose mask covers less
+        than ``self_init_min_fraction`` of the box is discarded and ends the rounds (the first
+        round's fallback is the rectangle itself)."""
+        mask = rectangle
+        for _ in range(self.config.self_init_rounds):
+            self._initialize(image, box, mask)
+            self._events, self._branch = [], "box_init"
+            crop = self.begin_frame(image, reposition=False)
+            crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
+            canvas, _, _, _ = self._segment_crop(crop)
+            new = (canvas > 0).float() * rectangle
+            if new.sum() < self.config.self_init_min_fraction * rectangle.sum():
+                break
+            mask = new
         return mask
 
     def _to_tensor(self, frame: np.ndarray) -> torch.Tensor:

@@ -45,8 +45,11 @@ PRETRAINED: dict[str, PretrainedCfg] = {
         # Chosen on held-out videos, not on dev (docs/model_card.md): the lite model also segments
         # look-alikes far from the target; dropping the mask components far from the DiMP peak
         # raised the held-out AUC from 38.8 to 48.0. A 16-sample segmentation memory (instead of
-        # 32) was as accurate there and saves 2.5 ms per frame.
-        tracker={"mask_component_margin": 0.5, "sample_memory_size": 16},
+        # 32) was as accurate there and saves 2.5 ms per frame. The lite classifier's score peak
+        # is lower than RTS-50's (below 0.3 on 40 % of the held-out frames), so the target counts
+        # as not found below 0.2 instead of the reference's 0.3: +2.3 AUC on the 44 held-out
+        # trials (95 % bootstrap interval over the 11 videos: +0.1 to +5.3).
+        tracker={"mask_component_margin": 0.5, "sample_memory_size": 16, "clf_target_not_found_threshold": 0.2},
     ),
 }
 PRETRAINED["default"] = PRETRAINED["rts_lite"]

@@ -162,7 +162,7 @@ def test_more_self_init_rounds_give_a_tighter_first_mask():
     x, y, w, h = (int(v) for v in box)
     ious, areas = [], []
     for rounds in (1, 3):
-        config = pretrained_tracker_config().replace(self_init_rounds=rounds)
+        config = pretrained_tracker_config().replace(self_init_rounds=rounds, seg_init_flip=False)
         mask = Tracker.from_pretrained(config=config).init(frame, box=box).mask
         outside = mask.copy()
         outside[y : y + h, x : x + w] = False
@@ -171,6 +171,35 @@ def test_more_self_init_rounds_give_a_tighter_first_mask():
         areas.append(int(mask.sum()))
     assert areas[1] < areas[0]
     assert ious[1] > ious[0] + 0.05  # measured: 0.43 -> 0.52
+
+
+def test_seg_init_flip_adds_the_mirrored_first_frame_to_the_memory():
+    frame = frame_with_square(0)
+    plain = make_tracker(box_init="box")
+    plain.init(frame, box=(30, 40, 30, 30))
+    flipped = make_tracker(box_init="box", config=TrackerConfig(seg_init_flip=True))
+    flipped.init(frame, box=(30, 40, 30, 30))
+    assert (plain.seg_memory.num_init, flipped.seg_memory.num_init) == (1, 2)
+    assert flipped.seg_memory.weights[:2].tolist() == [0.5, 0.5]
+    features = flipped.seg_memory.get("features")
+    torch.testing.assert_close(features[0], plain.seg_memory.get("features")[0])
+    assert not torch.allclose(features[0], features[1])
+    # The second sample is the mirrored crop: its features match those of a mirrored frame's crop.
+    mirrored = make_tracker(box_init="box")
+    mirrored.init(np.ascontiguousarray(frame[:, ::-1]), box=(160 - 60, 40, 30, 30))
+    assert torch.corrcoef(torch.stack([features[1].flatten(), mirrored.seg_memory.get("features")[0].flatten()]))[0, 1] > 0.9
+    for t in range(1, 4):
+        assert flipped.track(frame_with_square(t)).mask.shape == (120, 160)
+
+
+def test_seg_init_flip_improves_the_packaged_models_first_mask():
+    frame, box, truth = _demo_first_frame()
+    ious = []
+    for flip in (False, True):
+        config = pretrained_tracker_config().replace(self_init_rounds=1, seg_init_flip=flip)
+        mask = Tracker.from_pretrained(config=config).init(frame, box=box).mask
+        ious.append((mask & truth).sum() / (mask | truth).sum())
+    assert ious[1] > ious[0] + 0.01  # measured: 0.432 -> 0.449
 
 
 def test_self_init_rounds_must_be_positive():

@@ -32,6 +32,9 @@ class TrackerConfig:
     # box_init='self': rounds of learn-then-segment on frame 0, each learning from the previous
     # round's mask (the first from the box rectangle). More rounds give tighter first masks.
     self_init_rounds: int = 1
+    # Also learn the first frame mirrored left-right (a second initial segmentation sample, as the
+    # reference does for its classifier); with box_init='self' it also sharpens the first mask.
+    seg_init_flip: bool = False
     # --- segmentation memory and learner -------------------------------------------------------
     sample_memory_size: int = 32
     learning_rate: float = 0.1

@@ -301,15 +301,23 @@ class Tracker:
         st.prev_clf_target_sz = st.target_sz.clone()
         self.state = st
 
-        # Segmentation: one identity crop, kept inside the image along its major axis.
+        # Segmentation: one identity crop, kept inside the image along its major axis (and, with
+        # seg_init_flip, its mirror image: two initial samples of half weight each).
         patch, mask_patch = self._segmentation_init_samples(image, init_mask)
+        mask_patch = mask_patch.view(1, 1, *mask_patch.shape[-2:])
+        if cfg.seg_init_flip:
+            patch = torch.cat([patch, patch.flip(-1)])
+            mask_patch = torch.cat([mask_patch, mask_patch.flip(-1)], dim=1)
+        n = patch.shape[0]
         backbone = self.net.extract_backbone(self.net.normalize(patch), features_only=True)
-        x_seg = self.net.segmentation_features(backbone)
-        labels, weights = self.net.encode_masks(mask_patch.view(1, 1, *mask_patch.shape[-2:]))
-        st.seg_filter = self.net.learn_segmentation(x_seg[None], labels, weights, cfg.net_opt_iter).filter
+        x_seg = self.net.segmentation_features(backbone)  # (n, C, h, w)
+        labels, weights = self.net.encode_masks(mask_patch)  # (1, n, D, h, w): one image per crop
+        st.seg_filter = self.net.learn_segmentation(
+            x_seg[:, None], labels.transpose(0, 1), weights.transpose(0, 1) / n, cfg.net_opt_iter
+        ).filter
         self.seg_memory = SampleMemory(cfg.sample_memory_size, cfg.learning_rate, cfg.init_samples_minimum_weight, cap_count=True)
         self.seg_memory.initialize(
-            {"features": x_seg, "labels": labels[0], "spatial_weights": weights[0]}, torch.ones(1)
+            {"features": x_seg, "labels": labels[0], "spatial_weights": weights[0]}, torch.full((n,), 1.0 / n)
         )
 
         self._init_classifier(image)

@@ -202,6 +202,23 @@ def test_seg_init_flip_improves_the_packaged_models_first_mask():
     assert ious[1] > ious[0] + 0.01  # measured: 0.432 -> 0.449
 
 
+def test_self_init_rounds_reuse_the_backbone_features():
+    """Rounds re-learn the segmentation only: the backbone runs as often for 3 rounds as for 1
+    (classifier crops, the frame-0 search crop, the segmentation crop), and the classifier is the
+    one learnt before the rounds."""
+    counts, filters = [], []
+    for rounds in (1, 3):
+        tracker = make_tracker(box_init="self", config=TrackerConfig(self_init_rounds=rounds, self_init_min_fraction=0.0))
+        calls = []
+        original = tracker.net.extract_backbone
+        tracker.net.extract_backbone = lambda *a, **k: calls.append(1) or original(*a, **k)
+        tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+        counts.append(len(calls))
+        filters.append(tracker.state.clf_filter)
+    assert counts == [3, 3]
+    torch.testing.assert_close(filters[0], filters[1])
+
+
 def test_self_init_rounds_must_be_positive():
     with pytest.raises(ConfigError, match="self_init_rounds"):
         TrackerConfig(self_init_rounds=0)

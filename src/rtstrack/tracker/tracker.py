@@ -245,6 +245,9 @@ class Tracker:
                 box = mask_to_box(init_mask)
         box = self._check_box(box, height, width)
         image = self._to_tensor(frame)
+        self._init_state(image, box)
+        self._init_classifier(image)
+        features = None
         if init_mask is None:
             if self.box_init == "sta":
                 init_mask = predict_init_mask(
@@ -253,8 +256,8 @@ class Tracker:
             else:
                 init_mask = self._box_mask(box, height, width)
                 if self.box_init == "self":
-                    init_mask = self._self_box_init(image, box, init_mask)
-        self._initialize(image, box, init_mask)
+                    init_mask, features = self._self_box_init(image, init_mask)
+        self._init_segmentation(image, init_mask, features)
         mask_np = (init_mask > 0).cpu().numpy()
         return FrameResult(box=tuple(box), mask=mask_np, score=float("nan"), found=True, info={"frame": 0})
 
@@ -264,29 +267,33 @@ class Tracker:
         mask[y : y + h, x : x + w] = 1
         return mask
 
-    def _self_box_init(self, image: torch.Tensor, box: Box, rectangle: torch.Tensor) -> torch.Tensor:
+    def _self_box_init(self, image: torch.Tensor, rectangle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """First mask from a box with the tracker's own networks: learn from the rectangle, then
         segment the first frame and keep what lies inside the box. With ``self_init_rounds`` > 1,
         learn again from that mask and segment again, and so on. A round whose mask covers less
         than ``self_init_min_fraction`` of the box is discarded and ends the rounds (the first
-        round's fallback is the rectangle itself)."""
+        round's fallback is the rectangle itself). Needs the state and the classifier (the
+        segmentation uses its scores); only the segmentation learner changes between rounds.
+        Returns the ``(H, W)`` mask and the segmentation features of the first frame's crops."""
+        self._events, self._branch = [], "box_init"
+        crop = self.begin_frame(image, reposition=False)
+        crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
+        init_features = None
         mask = rectangle
         for _ in range(self.config.self_init_rounds):
-            self._initialize(image, box, mask)
-            self._events, self._branch = [], "box_init"
-            crop = self.begin_frame(image, reposition=False)
-            crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
+            init_features = self._init_segmentation(image, mask, init_features)
             canvas, _, _, _ = self._segment_crop(crop)
             new = (canvas > 0).float() * rectangle
             if new.sum() < self.config.self_init_min_fraction * rectangle.sum():
                 break
             mask = new
-        return mask
+        return mask, init_features
 
     def _to_tensor(self, frame: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float()
 
-    def _initialize(self, image: torch.Tensor, box: Box, init_mask: torch.Tensor) -> None:
+    def _init_state(self, image: torch.Tensor, box: Box) -> None:
+        """A fresh :class:`TrackState` at the first frame's box."""
         cfg = self.config
         st = TrackState()
         st.frame_num = 1
@@ -299,35 +306,43 @@ class Tracker:
         st.base_target_sz = st.target_sz / st.target_scale
         st.prev_clf_pos = st.pos.clone()
         st.prev_clf_target_sz = st.target_sz.clone()
+        st.is_lost_clf = False
+        st.target_scales = [st.target_scale]
+        st.target_not_found_counter = 0
         self.state = st
 
-        # Segmentation: one identity crop, kept inside the image along its major axis (and, with
-        # seg_init_flip, its mirror image: two initial samples of half weight each).
+    def _init_segmentation(
+        self, image: torch.Tensor, init_mask: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Segmentation learner and memory from the first frame and its ``(H, W)`` mask.
+
+        One identity crop, kept inside the image along its major axis (and, with
+        ``seg_init_flip``, its mirror image: two initial samples of half weight each). Returns the
+        crops' segmentation features ``(n, C, h, w)``; pass them back as ``features`` to learn
+        from another mask of the same frame without running the backbone again.
+        """
+        cfg, st = self.config, self.state
         patch, mask_patch = self._segmentation_init_samples(image, init_mask)
         mask_patch = mask_patch.view(1, 1, *mask_patch.shape[-2:])
         if cfg.seg_init_flip:
             patch = torch.cat([patch, patch.flip(-1)])
             mask_patch = torch.cat([mask_patch, mask_patch.flip(-1)], dim=1)
         n = patch.shape[0]
-        backbone = self.net.extract_backbone(self.net.normalize(patch), features_only=True)
-        x_seg = self.net.segmentation_features(backbone)  # (n, C, h, w)
+        if features is None:
+            backbone = self.net.extract_backbone(self.net.normalize(patch), features_only=True)
+            features = self.net.segmentation_features(backbone)
         labels, weights = self.net.encode_masks(mask_patch)  # (1, n, D, h, w): one image per crop
         st.seg_filter = self.net.learn_segmentation(
-            x_seg[:, None], labels.transpose(0, 1), weights.transpose(0, 1) / n, cfg.net_opt_iter
+            features[:, None], labels.transpose(0, 1), weights.transpose(0, 1) / n, cfg.net_opt_iter
         ).filter
         self.seg_memory = SampleMemory(cfg.sample_memory_size, cfg.learning_rate, cfg.init_samples_minimum_weight, cap_count=True)
         self.seg_memory.initialize(
-            {"features": x_seg, "labels": labels[0], "spatial_weights": weights[0]}, torch.full((n,), 1.0 / n)
+            {"features": features, "labels": labels[0], "spatial_weights": weights[0]}, torch.full((n,), 1.0 / n)
         )
-
-        self._init_classifier(image)
-
         st.prev_probability = (init_mask - 0.5) * 200
         st.seg_too_small = bool(torch.count_nonzero(init_mask).item() <= cfg.min_mask_area)
         st.is_lost_seg = st.seg_too_small
-        st.is_lost_clf = False
-        st.target_scales = [st.target_scale]
-        st.target_not_found_counter = 0
+        return features
 
     def _segmentation_init_samples(self, image: torch.Tensor, init_mask: torch.Tensor):
         st = self.state

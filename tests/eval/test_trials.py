@@ -1,3 +1,5 @@
+"""Held-out trials made from box-only videos (rtstrack.eval.trials)."""
+
 from pathlib import Path
 
 import cv2
@@ -5,6 +7,7 @@ import numpy as np
 
 from rtstrack.data.folder import FolderDataset
 from rtstrack.eval.trials import make_trials
+
 
 def _sequence(root: Path, name: str, n: int) -> np.ndarray:
     (root / name / "frames").mkdir(parents=True)

@@ -237,12 +237,19 @@ class PastedVideo:
         if canvas is None:
             raise DatasetError(f"cannot read image {image_path}")
         canvas = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
+        cutouts: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # a look-alike's source is the target: read it once
+
+        def cutout(source: int) -> tuple[np.ndarray, np.ndarray]:
+            if source not in cutouts:
+                cutouts[source] = _cutout(*self.pairs[source])
+            return cutouts[source]
+
         for source, hue, area, path in self.distractors:
-            rgb, mask = _cutout(*self.pairs[source])
+            rgb, mask = cutout(source)
             if hue:
                 rgb = _shift_hue(rgb, hue)
             self._paste(canvas, rgb, mask, (1 - t) * path[0] + t * path[1], area)
-        rgb, mask = _cutout(*self.pairs[self.target])
+        rgb, mask = cutout(self.target)
         area = self.area * float(np.exp(t * self.log_scale)) ** 2
         target = self._paste(canvas, rgb, mask, (1 - t) * self.path[0] + t * self.path[1], area)
         return Frame(image=canvas, mask=target, box=mask_to_box(target))

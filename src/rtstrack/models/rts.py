@@ -149,7 +149,7 @@ class RTSNet(nn.Module):
 
     def encode_scores(self, scores: torch.Tensor) -> torch.Tensor:
         """Score encoder H: ``(I, S, h, w)`` raw scores -> ``(I, S, D, h, w)`` encoding."""
-        return self.clf_encoder(scores)[0]
+        return self.clf_encoder.encode(scores)
 
     def fuse(self, mask_encoding: torch.Tensor, score_encoding: torch.Tensor) -> torch.Tensor:
         """Additive fusion: ``T_tau(x) + resize(H(scores))``, both ``(1, S, D, h, w)``."""

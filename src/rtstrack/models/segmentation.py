@@ -44,15 +44,25 @@ class LabelEncoder(nn.Module):
         self.samp_w_pred = nn.Conv2d(dims[2], dims[3], 3, padding=1)
 
     def forward(self, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self._trunk(mask)
+        enc = self.label_pred(x).contiguous()
+        weights = self.samp_w_pred(x).contiguous()
         lead = mask.shape[:-2]
+        return enc.reshape(*lead, *enc.shape[-3:]), weights.reshape(*lead, *weights.shape[-3:])
+
+    def encode(self, mask: torch.Tensor) -> torch.Tensor:
+        """The encoding alone, ``(F, S, D, h, w)`` (the score encoder's use: RTS never reads its
+        weights head, so inference skips that convolution)."""
+        enc = self.label_pred(self._trunk(mask)).contiguous()
+        return enc.reshape(*mask.shape[:-2], *enc.shape[-3:])
+
+    def _trunk(self, mask: torch.Tensor) -> torch.Tensor:
+        """``(..., H, W)`` -> ``(N, dims[2], h, w)`` features shared by both heads."""
         x = mask.reshape(-1, 1, *mask.shape[-2:])
         if cpu_fast_path(x):
             # oneDNN runs these small convolutions (and the max-pool) 2x faster channels-last.
             x = x.contiguous(memory_format=torch.channels_last)
-        x = self.res2(self.res1(self.pool(self.conv_block(x))))
-        enc = self.label_pred(x).contiguous()
-        weights = self.samp_w_pred(x).contiguous()
-        return enc.reshape(*lead, *enc.shape[-3:]), weights.reshape(*lead, *weights.shape[-3:])
+        return self.res2(self.res1(self.pool(self.conv_block(x))))
 
 
 class _ResidualHolder(nn.Module):

@@ -35,7 +35,7 @@ def predict_init_mask(
     sample_pos, sample_scale = sample_location(coords, crop)
     crop_box = box_in_crop(pos, size, sample_pos, sample_scale, crop).to(image.device)
     _, logits = sta(patch, crop_box.view(1, 4))
-    scores = paste_scores(logits, tuple(image.shape[-2:]), sample_pos, sample_scale)
+    scores, _ = paste_scores(logits, tuple(image.shape[-2:]), sample_pos, sample_scale)
     bx, by, bw, bh = (int(v) for v in torch.tensor([x, y, w, h]).long().tolist())
     scores[:, :bx] = -100
     scores[:, bx + bw :] = -100

@@ -138,11 +138,15 @@ def box_in_crop(
 
 def paste_scores(
     scores: torch.Tensor, image_size: tuple[int, int], sample_pos: torch.Tensor, sample_scale: torch.Tensor, fill: float = -100.0
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, tuple[slice, slice] | None]:
     """Resize crop logits ``(1, 1, h, w)`` by ``sample_scale`` and paste them into an ``(H, W)`` canvas.
 
     Outside the crop the canvas holds ``fill``. The resize uses ``scale_factor`` (output size
     ``floor(h * s)``, sampling with ``1/s``) and the offsets truncate, as in the reference.
+
+    Returns:
+        The canvas and the window ``(rows, cols)`` of it the crop covers (None when the crop lies
+        outside the image), so per-pixel work can skip the constant rest.
     """
     resized = F.interpolate(scores, scale_factor=float(sample_scale), mode="bilinear", align_corners=False)[0, 0]
     rh, rw = resized.shape
@@ -153,9 +157,27 @@ def paste_scores(
     r2, c2 = r1 + rh, c1 + rw
     r1_pad, c1_pad = max(0, -r1), max(0, -c1)
     r2_pad, c2_pad = max(r2 - height, 0), max(c2 - width, 0)
-    if r1 + r1_pad < r2 - r2_pad and c1 + c1_pad < c2 - c2_pad:
-        canvas[r1 + r1_pad : r2 - r2_pad, c1 + c1_pad : c2 - c2_pad] = resized[r1_pad : rh - r2_pad, c1_pad : rw - c2_pad]
-    return canvas
+    if not (r1 + r1_pad < r2 - r2_pad and c1 + c1_pad < c2 - c2_pad):
+        return canvas, None
+    window = (slice(r1 + r1_pad, r2 - r2_pad), slice(c1 + c1_pad, c2 - c2_pad))
+    canvas[window] = resized[r1_pad : rh - r2_pad, c1_pad : rw - c2_pad]
+    return canvas, window
+
+
+def probability_and_mask(
+    canvas: torch.Tensor, window: tuple[slice, slice] | None
+) -> tuple[torch.Tensor, torch.Tensor, tuple[float, float, float, float]]:
+    """Target probability ``sigmoid(canvas)``, mask ``canvas > 0`` (both ``(H, W)``) and the mask's
+    box (:func:`mask_to_box`) of a :func:`paste_scores` canvas, computed inside its ``window``
+    only: outside it the canvas holds the fill (-100), whose sigmoid is 0 in float32."""
+    prob = torch.zeros_like(canvas)
+    mask = torch.zeros(canvas.shape, dtype=torch.bool, device=canvas.device)
+    if window is None:
+        return prob, mask, mask_to_box(mask)
+    inside = canvas[window]
+    prob[window] = torch.sigmoid(inside)
+    mask[window] = inside > 0
+    return prob, mask, mask_to_box(mask[window], origin=(window[1].start, window[0].start))
 
 
 def crop_to_output(patch: torch.Tensor, output_size: tuple[int, int] | None, shift: tuple[int, int]) -> torch.Tensor:
@@ -197,13 +219,14 @@ def gaussian_blur(image: torch.Tensor, sigma: tuple[float, float]) -> torch.Tens
     return out
 
 
-def mask_to_box(mask: torch.Tensor) -> tuple[float, float, float, float]:
+def mask_to_box(mask: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> tuple[float, float, float, float]:
     """Tight box ``[x, y, w, h]`` of a binary ``(H, W)`` mask (0-based, ``w = x_max - x_min + 1``);
-    ``[0, 0, 1, 1]`` for an empty mask, as the reference."""
+    ``[0, 0, 1, 1]`` for an empty mask, as the reference. ``origin`` ``(x, y)``: where the mask's
+    top-left pixel lies in the image, when ``mask`` is a window of it (added to a non-empty box)."""
     cols = torch.nonzero(mask.sum(dim=0))
     rows = torch.nonzero(mask.sum(dim=1))
     if len(cols) == 0 or len(rows) == 0:
         return (0.0, 0.0, 1.0, 1.0)
     x0, x1 = int(cols.min()), int(cols.max())
     y0, y1 = int(rows.min()), int(rows.max())
-    return (float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1))
+    return (float(x0 + origin[0]), float(y0 + origin[1]), float(x1 - x0 + 1), float(y1 - y0 + 1))

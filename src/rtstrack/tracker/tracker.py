@@ -36,6 +36,7 @@ from rtstrack.tracker.sampling import (
     gaussian_blur,
     mask_to_box,
     paste_scores,
+    probability_and_mask,
     sample_location,
     sample_patch,
 )
@@ -282,7 +283,7 @@ class Tracker:
         mask = rectangle
         for _ in range(self.config.self_init_rounds):
             init_features = self._init_segmentation(image, mask, init_features)
-            canvas, _, _, _ = self._segment_crop(crop)
+            canvas = self._segment_crop(crop)[0]
             new = (canvas > 0).float() * rectangle
             if new.sum() < self.config.self_init_min_fraction * rectangle.sum():
                 break
@@ -575,10 +576,8 @@ class Tracker:
         ``begin_frame`` (``track`` does it with ``sigmoid`` of these logits).
         """
         cfg, st = self.config, self.state
-        canvas, scores, x_seg, z = self._segment_crop(crop)
-        mask = canvas > 0
-        box = mask_to_box(mask)
-        self._probability = torch.sigmoid(canvas)
+        canvas, window, scores, x_seg, z = self._segment_crop(crop)
+        self._probability, mask, box = probability_and_mask(canvas, window)
         prob_sum = float(self._probability.sum())
         st.is_lost_seg = box == (0.0, 0.0, 1.0, 1.0)
         st.seg_too_small = prob_sum <= cfg.min_mask_area
@@ -620,8 +619,9 @@ class Tracker:
         return canvas, result
 
     def _segment_crop(self, crop: SearchCrop):
-        """Both branches on a crop: full-image logits ``(H, W)``, DiMP scores ``(1, 1, h, w)``,
-        segmentation features ``(1, C, h', w')`` and DiMP features ``(1, C', h'', w'')``."""
+        """Both branches on a crop: full-image logits ``(H, W)`` and the window of them the crop
+        covers (:func:`paste_scores`), DiMP scores ``(1, 1, h, w)``, segmentation features
+        ``(1, C, h', w')`` and DiMP features ``(1, C', h'', w'')``."""
         net, st = self.net, self.state
         x_seg = net.segmentation_features(crop.backbone)
         z = net.classification_features(crop.backbone)
@@ -633,8 +633,8 @@ class Tracker:
             logits = keep_target_components(
                 logits[0, 0], center.tolist(), size.tolist(), self.config.mask_component_margin
             ).view_as(logits)
-        canvas = paste_scores(logits, st.image_size, crop.sample_pos, crop.sample_scale)
-        return canvas, scores.float(), x_seg, z
+        canvas, window = paste_scores(logits, st.image_size, crop.sample_pos, crop.sample_scale)
+        return canvas, window, scores.float(), x_seg, z
 
     def _expected_center_in_crop(self, scores: torch.Tensor, crop: SearchCrop) -> torch.Tensor:
         """Where the target should be in the crop, ``(y, x)`` crop pixels: the peak of the DiMP

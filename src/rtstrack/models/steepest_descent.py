@@ -90,7 +90,9 @@ class ConvProblem:
         _, o, _, kh, kw = weight.shape
         p = self.padding
         taps = weight.flip(-2, -1).permute(0, 1, 3, 4, 2).reshape(s, o * kh * kw, c)
-        prod = torch.matmul(taps, self._matrices()).reshape(i, s * o * kh * kw, h * w)
+        # All images as one batch element (fold sums each channel's own taps): fold's per-image
+        # loop costs more than the work on DiMP's small maps.
+        prod = torch.matmul(taps, self._matrices()).reshape(1, i * s * o * kh * kw, h * w)
         out_size = (h + 2 * p - kh + 1, w + 2 * p - kw + 1)
         out = F.fold(prod, out_size, (kh, kw), padding=(kh - 1 - p, kw - 1 - p))
         return out.reshape(i, s, o, *out_size)
@@ -117,10 +119,22 @@ class ConvProblem:
         kh, kw = filter_shape[-2:]
         o = grad.shape[1] // s
         p = self.padding
-        cols = F.unfold(grad, (kh, kw), padding=(kh - 1 - p, kw - 1 - p)).reshape(i, s, o * kh * kw, h * w)
+        cols = _unfold(grad, kh, kw, kh - 1 - p, kw - 1 - p).reshape(i, s, o * kh * kw, h * w)
         prod = torch.matmul(cols, self._matrices().transpose(-1, -2))  # (I, S, O*k*k, C)
         g = prod.sum(dim=0) if i > 1 else prod[0]
         return g.reshape(s, o, kh, kw, c).flip(2, 3).permute(0, 1, 4, 2, 3).reshape(filter_shape)
+
+
+def _unfold(x: torch.Tensor, kh: int, kw: int, pad_h: int, pad_w: int) -> torch.Tensor:
+    """``F.unfold(x, (kh, kw), padding=(pad_h, pad_w))`` of ``(N, C, H, W)`` -> ``(N, C*kh*kw, L)``,
+    as one strided copy of the padded maps: ``F.unfold`` loops over the N*C small maps (3x slower
+    on DiMP's 50 score maps)."""
+    padded = F.pad(x, (pad_w, pad_w, pad_h, pad_h))
+    n, c, hp, wp = padded.shape
+    out_h, out_w = hp - kh + 1, wp - kw + 1
+    sn, sc, sh, sw = padded.stride()
+    windows = padded.as_strided((n, c, kh, kw, out_h, out_w), (sn, sc, sh, sw, sh, sw))
+    return windows.reshape(n, c * kh * kw, out_h * out_w)
 
 
 # A data term maps the current scores to (data residual r, its Jacobian diagonal D w.r.t. the scores).

@@ -175,8 +175,8 @@ def probability_and_mask(
     if window is None:
         return prob, mask, mask_to_box(mask)
     inside = canvas[window]
-    prob[window] = torch.sigmoid(inside)
-    mask[window] = inside > 0
+    torch.sigmoid(inside, out=prob[window])
+    torch.gt(inside, 0, out=mask[window])
     return prob, mask, mask_to_box(mask[window], origin=(window[1].start, window[0].start))
 
 
@@ -223,8 +223,8 @@ def mask_to_box(mask: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> tuple[f
     """Tight box ``[x, y, w, h]`` of a binary ``(H, W)`` mask (0-based, ``w = x_max - x_min + 1``);
     ``[0, 0, 1, 1]`` for an empty mask, as the reference. ``origin`` ``(x, y)``: where the mask's
     top-left pixel lies in the image, when ``mask`` is a window of it (added to a non-empty box)."""
-    cols = torch.nonzero(mask.sum(dim=0))
-    rows = torch.nonzero(mask.sum(dim=1))
+    cols = torch.nonzero(mask.any(dim=0))
+    rows = torch.nonzero(mask.any(dim=1))
     if len(cols) == 0 or len(rows) == 0:
         return (0.0, 0.0, 1.0, 1.0)
     x0, x1 = int(cols.min()), int(cols.max())

@@ -222,3 +222,25 @@ def test_self_init_rounds_reuse_the_backbone_features():
 def test_self_init_rounds_must_be_positive():
     with pytest.raises(ConfigError, match="self_init_rounds"):
         TrackerConfig(self_init_rounds=0)
+
+
+def test_segmentation_updates_start_from_the_kept_scores():
+    """The memory keeps each sample's target-model scores under the current filter, so an update
+    skips recomputing them: they must stay equal to a fresh product (through slot replacement once
+    the memory is full), and without the fast path they are not kept."""
+    from rtstrack.models.inference import fast_inference
+
+    tracker = make_tracker(config=TrackerConfig(sample_memory_size=4))
+    with torch.no_grad():
+        tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+        for t in range(1, 9):
+            tracker.track(frame_with_square(t))
+            mem = tracker.seg_memory
+            fresh = tracker.net.apply_target_model(tracker.state.seg_filter, mem.get("features")[:, None])[:, 0]
+            torch.testing.assert_close(mem.get("scores"), fresh, rtol=1e-4, atol=1e-4)
+        assert mem.num_stored == 4 and mem.previous_replace is not None
+        with fast_inference(False):
+            tracker.track(frame_with_square(9))
+    assert not tracker.seg_memory.has("scores")
+    tracker.track(frame_with_square(10))  # fast path again: recomputed, then kept
+    assert tracker.seg_memory.has("scores")

@@ -123,9 +123,10 @@ class RTSNet(nn.Module):
         num_iter: int,
         init_filter: torch.Tensor | None = None,
         compute_losses: bool = False,
+        init_scores: torch.Tensor | None = None,
     ) -> DescentResult:
         """Few-shot learning of the target model; see :meth:`SegmentationTargetModel.learn`."""
-        return self.target_model.learn(features, labels, weights, num_iter, init_filter, compute_losses)
+        return self.target_model.learn(features, labels, weights, num_iter, init_filter, compute_losses, init_scores)
 
     def init_classifier(self, features: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         """Initial DiMP filter ``(S, C, k, k)`` from features ``(I, S, C, h, w)`` and boxes ``(I, S, 4)``."""
@@ -146,6 +147,10 @@ class RTSNet(nn.Module):
     def classify(self, filt: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """DiMP scores ``(I, S, h+1, w+1)`` of features ``(I, S, C, h, w)``."""
         return self.classifier.learner.classify(filt, features)
+
+    def apply_target_model(self, seg_filter: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """Mask encoding ``T_tau(x)`` ``(I, S, D, h, w)`` of features ``(I, S, C, h, w)``; filter ``(S, D, C, k, k)``."""
+        return self.target_model.apply(seg_filter, features)
 
     def encode_scores(self, scores: torch.Tensor) -> torch.Tensor:
         """Score encoder H: ``(I, S, h, w)`` raw scores -> ``(I, S, D, h, w)`` encoding."""
@@ -173,7 +178,7 @@ class RTSNet(nn.Module):
         Returns:
             ``(S, 1, H, W)`` logits at the crop resolution.
         """
-        fused = self.fuse(self.target_model.apply(seg_filter, features), score_encoding)
+        fused = self.fuse(self.apply_target_model(seg_filter, features), score_encoding)
         return self.decoder(fused, backbone, self.config.image_size)
 
     # ----------------------------------------------------------------------------- training

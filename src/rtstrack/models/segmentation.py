@@ -116,6 +116,7 @@ class SegmentationTargetModel(nn.Module):
         num_iter: int,
         init_filter: torch.Tensor | None = None,
         compute_losses: bool = False,
+        init_scores: torch.Tensor | None = None,
     ) -> DescentResult:
         """Optimise the filter.
 
@@ -126,6 +127,8 @@ class SegmentationTargetModel(nn.Module):
                 weights); they multiply the residual linearly (not square-rooted).
             num_iter: steepest-descent steps.
             init_filter: ``(S, D, C, k, k)`` start point; zeros when None.
+            init_scores: ``(I, S, D, H, W)`` scores ``T_init_filter(x)`` if already known (e.g.
+                the ``scores`` of the previous result for the samples it saw); saves one product.
         """
         if init_filter is None:
             s, c = features.shape[1], features.shape[2]
@@ -135,4 +138,5 @@ class SegmentationTargetModel(nn.Module):
             return weights * (scores - labels), weights
 
         problem = ConvProblem(features, self.filter_size // 2)
-        return steepest_descent(init_filter, problem, data_term, self.filter_reg, num_iter, compute_losses=compute_losses)
+        return steepest_descent(init_filter, problem, data_term, self.filter_reg, num_iter,
+                                compute_losses=compute_losses, initial_scores=init_scores)

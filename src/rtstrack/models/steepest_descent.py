@@ -143,11 +143,16 @@ DataTerm = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 @dataclass
 class DescentResult:
-    """Final filter, all iterates (``[w0, w1, ..., wN]``) and the loss before each step + after the last."""
+    """Final filter, all iterates (``[w0, w1, ..., wN]``) and the loss before each step + after the last.
+
+    ``scores``: ``A w`` of the final filter when the fast path had it for free (by linearity), else
+    None; a caller can hand it back as ``initial_scores`` of a later run from this filter.
+    """
 
     filter: torch.Tensor
     iterates: list[torch.Tensor]
     losses: list[torch.Tensor]
+    scores: torch.Tensor | None = None
 
 
 def _per_sequence_sum(x: torch.Tensor, seq_dim: int) -> torch.Tensor:
@@ -164,6 +169,7 @@ def steepest_descent(
     *,
     compute_losses: bool = False,
     min_denominator: float = 1e-8,
+    initial_scores: torch.Tensor | None = None,
 ) -> DescentResult:
     """Run ``num_iter`` steepest-descent steps with exact line search (see the module docstring).
 
@@ -174,6 +180,7 @@ def steepest_descent(
         reg: regularisation weight (the residual is ``reg * w``).
         num_iter: number of steps (0 returns ``filt``).
         compute_losses: also return the losses (mean of squared residuals), for diagnostics.
+        initial_scores: ``A filt`` if the caller already has it (saves the first product).
 
     Returns:
         A :class:`DescentResult`.
@@ -182,8 +189,9 @@ def steepest_descent(
     # squares, which half precision would ruin, and conv2d_weight has no autocast rule.
     device_type = filt.device.type
     with torch.autocast(device_type=device_type, enabled=False):
+        scores = None if initial_scores is None else _at_least_fp32(initial_scores)
         return _descend(_at_least_fp32(filt), ConvProblem(_at_least_fp32(problem.features), problem.padding),
-                        _fp32_term(data_term), reg, num_iter, compute_losses, min_denominator)
+                        _fp32_term(data_term), reg, num_iter, compute_losses, min_denominator, scores)
 
 
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
@@ -199,7 +207,7 @@ def _fp32_term(data_term: DataTerm) -> DataTerm:
     return term
 
 
-def _descend(filt, problem, data_term, reg, num_iter, compute_losses, min_denominator) -> DescentResult:
+def _descend(filt, problem, data_term, reg, num_iter, compute_losses, min_denominator, scores) -> DescentResult:
     num_seq = filt.shape[0]
     iterates = [filt]
     losses: list[torch.Tensor] = []
@@ -210,7 +218,6 @@ def _descend(filt, problem, data_term, reg, num_iter, compute_losses, min_denomi
 
     # Fast path: the scores of each iterate follow from linearity (A w' = A w - alpha A g).
     linear_scores = fast_path()
-    scores = None
     for _ in range(num_iter):
         if scores is None:
             scores = problem.apply(filt)
@@ -229,4 +236,4 @@ def _descend(filt, problem, data_term, reg, num_iter, compute_losses, min_denomi
     if compute_losses:
         r, _ = data_term(problem.apply(filt) if scores is None else scores)
         losses.append(loss_of(r, filt))
-    return DescentResult(filter=filt, iterates=iterates, losses=losses)
+    return DescentResult(filter=filt, iterates=iterates, losses=losses, scores=scores if linear_scores else None)

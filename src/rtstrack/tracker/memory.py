@@ -99,3 +99,17 @@ class SampleMemory:
     def get(self, name: str) -> torch.Tensor:
         """The filled part of tensor ``name``: ``(size, ...)``."""
         return self.tensors[name][: self.size]
+
+    def has(self, name: str) -> bool:
+        return name in self.tensors
+
+    def set(self, name: str, values: torch.Tensor) -> None:
+        """Overwrite the filled part of tensor ``name`` with ``values`` ``(size, ...)``, creating
+        the tensor if needed (a derived per-sample quantity; :meth:`add` must then supply it too)."""
+        if name not in self.tensors:
+            self.tensors[name] = values.new_zeros(self.capacity, *values.shape[1:])
+        self.tensors[name][: self.size] = values
+
+    def drop(self, name: str) -> None:
+        """Forget tensor ``name`` (no-op when absent)."""
+        self.tensors.pop(name, None)

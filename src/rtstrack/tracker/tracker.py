@@ -333,13 +333,15 @@ class Tracker:
             backbone = self.net.extract_backbone(self.net.normalize(patch), features_only=True)
             features = self.net.segmentation_features(backbone)
         labels, weights = self.net.encode_masks(mask_patch)  # (1, n, D, h, w): one image per crop
-        st.seg_filter = self.net.learn_segmentation(
+        learnt = self.net.learn_segmentation(
             features[:, None], labels.transpose(0, 1), weights.transpose(0, 1) / n, cfg.net_opt_iter
-        ).filter
+        )
+        st.seg_filter = learnt.filter
         self.seg_memory = SampleMemory(cfg.sample_memory_size, cfg.learning_rate, cfg.init_samples_minimum_weight, cap_count=True)
         self.seg_memory.initialize(
             {"features": features, "labels": labels[0], "spatial_weights": weights[0]}, torch.full((n,), 1.0 / n)
         )
+        self._keep_seg_scores(learnt.scores)
         st.prev_probability = (init_mask - 0.5) * 200
         st.seg_too_small = bool(torch.count_nonzero(init_mask).item() <= cfg.min_mask_area)
         st.is_lost_seg = st.seg_too_small
@@ -473,7 +475,10 @@ class Tracker:
                     self.crop_size, mode=cfg.border_mode, max_scale_change=cfg.patch_max_scale_change, is_mask=True,
                 )
                 labels, weights = self.net.encode_masks(mask_crop.view(1, 1, *mask_crop.shape[-2:]))
-                self.seg_memory.add({"features": st.prev_seg_features, "labels": labels[0], "spatial_weights": weights[0]})
+                sample = {"features": st.prev_seg_features, "labels": labels[0], "spatial_weights": weights[0]}
+                if self.seg_memory.has("scores"):
+                    sample["scores"] = self.net.apply_target_model(st.seg_filter, st.prev_seg_features[:, None])[:, 0]
+                self.seg_memory.add(sample)
                 events.append({"call": "seg_update_memory"})
             if (t - 1) % cfg.train_skipping == 0 or force:
                 self._update_segmentation_model(cfg.net_opt_update_iter)
@@ -496,9 +501,21 @@ class Tracker:
         mem = self.seg_memory
         n = mem.size
         weights = mem.get("spatial_weights") * mem.weights[:n].to(self.device).view(-1, 1, 1, 1)
-        self.state.seg_filter = self.net.learn_segmentation(
-            mem.get("features")[:, None], mem.get("labels")[:, None], weights[:, None], num_iter, init_filter=self.state.seg_filter
-        ).filter
+        learnt = self.net.learn_segmentation(
+            mem.get("features")[:, None], mem.get("labels")[:, None], weights[:, None], num_iter,
+            init_filter=self.state.seg_filter, init_scores=mem.get("scores")[:, None] if mem.has("scores") else None,
+        )
+        self.state.seg_filter = learnt.filter
+        self._keep_seg_scores(learnt.scores)
+
+    def _keep_seg_scores(self, scores: torch.Tensor | None) -> None:
+        """Keep the memory samples' scores under the current filter, ``(n, 1, D, h, w)``, for the
+        next update to start from (the learner has them for free; saves the product on all
+        samples that the update would start with). None (no fast path): forget them."""
+        if scores is None:
+            self.seg_memory.drop("scores")
+        else:
+            self.seg_memory.set("scores", scores[:, 0])
 
     def _reposition(self, prob: torch.Tensor) -> None:
         """Step 3: where to search in this frame, from the previous frame's two branches."""

@@ -224,23 +224,34 @@ def test_self_init_rounds_must_be_positive():
         TrackerConfig(self_init_rounds=0)
 
 
-def test_segmentation_updates_start_from_the_kept_scores():
-    """The memory keeps each sample's target-model scores under the current filter, so an update
-    skips recomputing them: they must stay equal to a fresh product (through slot replacement once
-    the memory is full), and without the fast path they are not kept."""
+@pytest.mark.parametrize("skipping", [1, 3])  # an update every frame / 3 samples added between updates
+def test_segmentation_updates_start_from_the_kept_scores(skipping):
+    """Each update starts from the scores kept from the last one, plus fresh products for the
+    samples added since: what the learner receives must equal a fresh product on the whole
+    memory, through slot replacement once the memory is full. Without the fast path nothing is kept."""
     from rtstrack.models.inference import fast_inference
 
-    tracker = make_tracker(config=TrackerConfig(sample_memory_size=4))
-    with torch.no_grad():
-        tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
-        for t in range(1, 9):
+    # The tiny random network never finds the target with DiMP: a threshold below any score keeps
+    # the updates going (they only run while neither branch is lost).
+    config = TrackerConfig(sample_memory_size=4, alr_init_buff=2, train_skipping=skipping,
+                           clf_target_not_found_threshold=float("-inf"))
+    tracker = make_tracker(config=config)
+    starts = []
+    learn = tracker.net.learn_segmentation
+
+    def spy(features, labels, weights, num_iter, init_filter=None, compute_losses=False, init_scores=None):
+        if init_scores is not None:
+            fresh = tracker.net.apply_target_model(init_filter, features)
+            torch.testing.assert_close(init_scores, fresh, rtol=1e-4, atol=1e-4)
+            starts.append(features.shape[0])
+        return learn(features, labels, weights, num_iter, init_filter, compute_losses, init_scores)
+
+    tracker.net.learn_segmentation = spy
+    tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+    for t in range(1, 13):
+        tracker.track(frame_with_square(t))
+    assert len(starts) >= 12 // skipping - 1 and tracker.seg_memory.previous_replace is not None
+    with fast_inference(False):
+        for t in range(13, 16):  # at least one update on the plain route
             tracker.track(frame_with_square(t))
-            mem = tracker.seg_memory
-            fresh = tracker.net.apply_target_model(tracker.state.seg_filter, mem.get("features")[:, None])[:, 0]
-            torch.testing.assert_close(mem.get("scores"), fresh, rtol=1e-4, atol=1e-4)
-        assert mem.num_stored == 4 and mem.previous_replace is not None
-        with fast_inference(False):
-            tracker.track(frame_with_square(9))
     assert not tracker.seg_memory.has("scores")
-    tracker.track(frame_with_square(10))  # fast path again: recomputed, then kept
-    assert tracker.seg_memory.has("scores")

@@ -103,12 +103,14 @@ class SampleMemory:
     def has(self, name: str) -> bool:
         return name in self.tensors
 
-    def set(self, name: str, values: torch.Tensor) -> None:
-        """Overwrite the filled part of tensor ``name`` with ``values`` ``(size, ...)``, creating
-        the tensor if needed (a derived per-sample quantity; :meth:`add` must then supply it too)."""
+    def set(self, name: str, values: torch.Tensor, slots: list[int] | None = None) -> None:
+        """Overwrite tensor ``name`` in ``slots`` (default: the filled part, ``values`` then
+        ``(size, ...)``), creating it if needed: a per-sample quantity derived from the stored
+        samples, which :meth:`add` does not fill (the caller tracks which slots are stale)."""
         if name not in self.tensors:
             self.tensors[name] = values.new_zeros(self.capacity, *values.shape[1:])
-        self.tensors[name][: self.size] = values
+        index = slice(0, self.size) if slots is None else slots
+        self.tensors[name][index] = values
 
     def drop(self, name: str) -> None:
         """Forget tensor ``name`` (no-op when absent)."""

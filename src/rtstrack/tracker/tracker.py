@@ -146,6 +146,7 @@ class Tracker:
         self.state: TrackState | None = None
         self.seg_memory: SampleMemory | None = None
         self.clf_memory: SampleMemory | None = None
+        self._unscored_slots: set[int] = set()  # segmentation memory slots added since the scores were kept
         self._feature_geometry()
 
     # ------------------------------------------------------------------------------------ builders
@@ -475,10 +476,8 @@ class Tracker:
                     self.crop_size, mode=cfg.border_mode, max_scale_change=cfg.patch_max_scale_change, is_mask=True,
                 )
                 labels, weights = self.net.encode_masks(mask_crop.view(1, 1, *mask_crop.shape[-2:]))
-                sample = {"features": st.prev_seg_features, "labels": labels[0], "spatial_weights": weights[0]}
-                if self.seg_memory.has("scores"):
-                    sample["scores"] = self.net.apply_target_model(st.seg_filter, st.prev_seg_features[:, None])[:, 0]
-                self.seg_memory.add(sample)
+                slot = self.seg_memory.add({"features": st.prev_seg_features, "labels": labels[0], "spatial_weights": weights[0]})
+                self._unscored_slots.add(slot)
                 events.append({"call": "seg_update_memory"})
             if (t - 1) % cfg.train_skipping == 0 or force:
                 self._update_segmentation_model(cfg.net_opt_update_iter)
@@ -501,17 +500,25 @@ class Tracker:
         mem = self.seg_memory
         n = mem.size
         weights = mem.get("spatial_weights") * mem.weights[:n].to(self.device).view(-1, 1, 1, 1)
+        init_scores = None
+        if mem.has("scores"):  # kept by the last update: only the samples added since need a product
+            slots = sorted(self._unscored_slots)
+            if slots:
+                added = mem.get("features")[slots][:, None]
+                mem.set("scores", self.net.apply_target_model(self.state.seg_filter, added)[:, 0], slots)
+            init_scores = mem.get("scores")[:, None]
         learnt = self.net.learn_segmentation(
             mem.get("features")[:, None], mem.get("labels")[:, None], weights[:, None], num_iter,
-            init_filter=self.state.seg_filter, init_scores=mem.get("scores")[:, None] if mem.has("scores") else None,
+            init_filter=self.state.seg_filter, init_scores=init_scores,
         )
         self.state.seg_filter = learnt.filter
         self._keep_seg_scores(learnt.scores)
 
     def _keep_seg_scores(self, scores: torch.Tensor | None) -> None:
         """Keep the memory samples' scores under the current filter, ``(n, 1, D, h, w)``, for the
-        next update to start from (the learner has them for free; saves the product on all
-        samples that the update would start with). None (no fast path): forget them."""
+        next update to start from (the learner has them for free by linearity): it then computes
+        the product only for the samples added in between. None (no fast path): forget them."""
+        self._unscored_slots = set()
         if scores is None:
             self.seg_memory.drop("scores")
         else:

@@ -4,7 +4,8 @@
 
 For each tracker: ``rtstrack eval`` + ``rtstrack analyze`` (pytracking conventions, spec §6.2) on
 every dev sequence (boxes; J on the sequences with masks), and the end-to-end speed
-(decode + track, 2 threads) on the bundled 854x480 demo clip (50 frames: the learners update on
+(decode + track, 2 threads; median and range of 5 passes, interleaved across the trackers so that
+a slow phase of a shared machine hits them alike) on the bundled 854x480 demo clip (50 frames: the learners update on
 every frame) and on a 300-frame ping-pong of it (past frame 100 they update every 20 frames).
 Prints one table. With ``--heldout`` (default: the box-only videos of ``shared/data/train``, when
 present) it also scores the trackers on the held-out trials of ``rtstrack.eval.trials``
@@ -55,27 +56,44 @@ def make(spec: str | None):
     return getattr(importlib.import_module(module), name)()
 
 
-def end_to_end_fps(spec: str | None, video: Path, box, passes: int = 3) -> float:
-    """Median over ``passes`` runs of the frames per second of decode + track on ``video``
-    (init on the first frame excluded; each pass starts a fresh tracker and a fresh decoder)."""
-    rates = []
-    for _ in range(passes):
-        tracker = make(spec)
-        cap = cv2.VideoCapture(str(video))
-        ok, first = cap.read()
+def end_to_end_fps(spec: str | None, video: Path, box) -> float:
+    """Frames per second of one pass of decode + track on ``video`` with a fresh tracker and a
+    fresh decoder (init on the first frame excluded)."""
+    tracker = make(spec)
+    cap = cv2.VideoCapture(str(video))
+    ok, first = cap.read()
+    if not ok:
+        raise SystemExit(f"cannot decode {video}")
+    tracker.init(cv2.cvtColor(first, cv2.COLOR_BGR2RGB), box=box)
+    count, start = 0, time.perf_counter()
+    while True:
+        ok, frame = cap.read()
         if not ok:
-            raise SystemExit(f"cannot decode {video}")
-        tracker.init(cv2.cvtColor(first, cv2.COLOR_BGR2RGB), box=box)
-        count, start = 0, time.perf_counter()
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            tracker.track(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            count += 1
-        rates.append(count / (time.perf_counter() - start))
-        cap.release()
-    return float(np.median(rates))
+            break
+        tracker.track(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        count += 1
+    seconds = time.perf_counter() - start
+    cap.release()
+    return count / seconds
+
+
+def interleaved_speed(installed: dict[str, str | None], videos: list[Path], box, passes: int) -> dict[str, list[list[float]]]:
+    """Frames/s of every tracker on every video, ``passes`` times: ``{label: [rates per video]}``.
+
+    The passes are interleaved (pass 1 of every tracker, then pass 2, ...), so that a slow phase of
+    a shared machine falls on all trackers alike instead of on whichever ran at that moment.
+    """
+    rates: dict[str, list[list[float]]] = {label: [[] for _ in videos] for label in installed}
+    for _ in range(passes):
+        for label, spec in installed.items():
+            for i, video in enumerate(videos):
+                rates[label][i].append(end_to_end_fps(spec, video, box))
+    return rates
+
+
+def spread(rates: list[float]) -> str:
+    """``median (min-max)`` of some frames/s."""
+    return f"{np.median(rates):.1f} ({min(rates):.1f}-{max(rates):.1f})"
 
 
 def ping_pong_video(clip: Path, out: Path, frames: int = 300) -> Path:
@@ -104,9 +122,12 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/rtstrack-compare")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--speed-only", action="store_true", help="only the frames/s columns")
+    parser.add_argument("--passes", type=int, default=5, help="timed passes per tracker and video (interleaved)")
     parser.add_argument("--heldout", default=str(DEFAULT_HELDOUT_VIDEOS),
                         help="folder of box-only videos to build held-out trials from ('' to skip)")
     args = parser.parse_args()
+    if args.passes < 1:
+        parser.error(f"--passes must be at least 1, got {args.passes}")
     torch.set_num_threads(2)
     cv2.setNumThreads(2)
     clip = demo_clip()
@@ -115,13 +136,12 @@ def main() -> None:
     installed = {label: spec for label, spec in TRACKERS.items() if available(spec)}
     # Speed first, while nothing else runs (the evaluations below start worker processes).
     print(f"load average before the speed runs: {os.getloadavg()[0]:.2f} (an idle machine: below 0.5)")
-    speed = {
-        label: (end_to_end_fps(spec, clip.video, clip.box), end_to_end_fps(spec, long_video, clip.box))
-        for label, spec in installed.items()
-    }
+    rates = interleaved_speed(installed, [clip.video, long_video], clip.box, args.passes)
+    speed = {label: [float(np.median(r)) for r in per_video] for label, per_video in rates.items()}
+    print(f"\nframes/s, median (range) of {args.passes} interleaved passes:")
+    for label, (clip_rates, long_rates) in rates.items():
+        print(f"{label}: {spread(clip_rates)} (50-frame clip), {spread(long_rates)} (300-frame video)")
     if args.speed_only:
-        for label, (clip_fps, long_fps) in speed.items():
-            print(f"{label}: {clip_fps:.1f} frames/s (50-frame clip), {long_fps:.1f} frames/s (300-frame video)")
         return
     dev = score_all(installed, args.root, Path(args.out), args.workers)
     print(
@@ -139,7 +159,7 @@ def main() -> None:
             f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} "
             f"| {fps[0]:.1f} | {fps[1]:.1f} |"
         )
-    print("\nframes/s: decode + track of 854x480 video on 2 threads, median of 3 passes, init excluded.")
+    print(f"\nframes/s: decode + track of 854x480 video on 2 threads, median of {args.passes} interleaved passes, init excluded.")
     print_paired(dev, group=None)
     if args.heldout and Path(args.heldout).is_dir():
         trials = Path(args.out) / "heldout_trials"

@@ -36,3 +36,19 @@ def test_mask_to_box_origin_shifts_non_empty_boxes_only():
     mask[2:4, 3:9] = True
     assert mask_to_box(mask) == (3.0, 2.0, 6.0, 2.0)
     assert mask_to_box(mask, origin=(5, 7)) == (8.0, 9.0, 6.0, 2.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.uint8, torch.float32])
+def test_mask_to_box_is_the_extent_of_the_non_zero_pixels(dtype):
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        full = torch.rand(40, 60, generator=gen) > 0.995  # a few scattered pixels, sometimes none
+        window = full[5:35, 7:50]  # a strided view, as probability_and_mask passes
+        ys, xs = torch.nonzero(window, as_tuple=True)
+        expected = (
+            (0.0, 0.0, 1.0, 1.0)
+            if len(ys) == 0
+            else (float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1))
+        )
+        assert mask_to_box(window.to(dtype)) == expected
+    assert mask_to_box(torch.ones(4, 0, dtype=dtype)) == (0.0, 0.0, 1.0, 1.0)  # an empty window

@@ -223,8 +223,12 @@ def mask_to_box(mask: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> tuple[f
     """Tight box ``[x, y, w, h]`` of a binary ``(H, W)`` mask (0-based, ``w = x_max - x_min + 1``);
     ``[0, 0, 1, 1]`` for an empty mask, as the reference. ``origin`` ``(x, y)``: where the mask's
     top-left pixel lies in the image, when ``mask`` is a window of it (added to a non-empty box)."""
-    cols = torch.nonzero(mask.any(dim=0))
-    rows = torch.nonzero(mask.any(dim=1))
+    if mask.numel() == 0:
+        return (0.0, 0.0, 1.0, 1.0)
+    # max over uint8 is vectorised; any() over bool took 0.7 ms for the two 480x854 reductions
+    flags = (mask if mask.dtype == torch.bool else mask != 0).view(torch.uint8)
+    cols = torch.nonzero(flags.amax(dim=0))
+    rows = torch.nonzero(flags.amax(dim=1))
     if len(cols) == 0 or len(rows) == 0:
         return (0.0, 0.0, 1.0, 1.0)
     x0, x1 = int(cols.min()), int(cols.max())

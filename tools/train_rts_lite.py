@@ -4,9 +4,10 @@
     python tools/train_rts_lite.py --data-root train_half --out runs/rts_lite --time-limit 170
 
 Runs the stages of ``rtstrack.train.stages.RTS_LITE_STAGES`` (``rts_lite_stage1`` for 1,931
-steps, then ``rts_lite`` from its weights for 400), each in ``OUT/<stage>``. Run the same command
-again after the time limit and it continues where it stopped. About 9.5 hours on a 2-core CPU,
-about 8 minutes on one H100 (``--device cuda``). When every stage is done it prints the weights
+steps, ``rts_lite`` from its weights for 400, then ``rts_lite_clf`` from those for 500), each in
+``OUT/<stage>``. Run the same command again after the time limit and it continues where it
+stopped. About 9.75 hours on a 2-core CPU; on one H100 (``--device cuda``) about 8 minutes for the
+first two stages. When every stage is done it prints the weights
 file and its sha256, the two things to put in ``src/rtstrack/weights/`` and ``rtstrack.hub``.
 """
 

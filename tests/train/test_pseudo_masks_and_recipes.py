@@ -110,3 +110,16 @@ def test_every_recipe_optimises_the_parameters_it_names(name):
         prefixes = [p for g in cfg.optim.groups for p in g.prefixes] + list(cfg.optim.frozen_prefixes)
         unused = [p for p in prefixes if not any(n.startswith(p) for n in names)]
         assert not unused, f"{name}: prefixes {unused} match no parameter"
+
+
+def test_rts_lite_clf_trains_the_instance_branch_alone_among_pasted_look_alikes():
+    from rtstrack.models import build_model
+    from rtstrack.train.trainer import build_param_groups
+
+    cfg = get_config("rts_lite_clf")
+    net = build_model(cfg.model)
+    groups, frozen = build_param_groups(net, cfg.optim)
+    trained = [n for g in groups for n in g["names"]]
+    assert trained and all(n.startswith(("classifier.", "clf_encoder.")) for n in trained)
+    assert any(n.startswith("decoder.") for n in frozen) and any(n.startswith("target_model.") for n in frozen)
+    assert "sod_paste" in [d.kind for d in cfg.datasets] and cfg.bn_eval

@@ -43,6 +43,7 @@ def test_a_stage_longer_than_its_schedule_is_refused_before_anything_runs(train_
 
 def test_rts_lite_stages_are_the_shipped_schedule():
     configs = [stage_config(stage) for stage in RTS_LITE_STAGES]  # raises if a schedule is too short
-    assert [c.model for c in configs] == ["rts_lite_stage1", "rts_lite"]
+    assert [c.model for c in configs] == ["rts_lite_stage1", "rts_lite", "rts_lite"]
     assert configs[1].optim.milestones == [5, 7] and RTS_LITE_STAGES[1].init_from == "stage1"
-    assert [s.steps for s in RTS_LITE_STAGES] == [1931, 400]  # docs/model_card.md, "Training"
+    assert RTS_LITE_STAGES[2].init_from == "stage2"
+    assert [s.steps for s in RTS_LITE_STAGES] == [1931, 400, 500]  # docs/model_card.md, "Training"

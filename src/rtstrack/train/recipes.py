@@ -331,7 +331,41 @@ def rts_lite_stage1() -> TrainConfig:
     return cfg
 
 
-CONFIGS = {"rts50": rts50, "tiny": tiny, "rts_lite": rts_lite, "rts_lite_stage1": rts_lite_stage1}
+def rts_lite_clf() -> TrainConfig:
+    """Stage 3 of the shipped weights: the instance branch alone, among pasted look-alikes.
+
+    Starts from stage 2 (``rts_lite``). Only the instance branch learns: DiMP's feature layer and
+    filter initialiser (``classifier``) and the score encoder H (``clf_encoder``); the backbone,
+    label encoder, segmentation learner and decoder stay as they are. A third of the sequences are ``sod_paste``: an object pasted small among two
+    moving distractors (hue-shifted copies of it or other objects), the situation the held-out
+    failures show (other players, skaters, cars) and that no other source has. Batch 8, 2 epochs
+    of 250 steps, BN statistics frozen: about 15 minutes on a 2-core CPU (docs/model_card.md).
+    """
+    cfg = rts_lite()
+    cfg.name = "rts_lite_clf"
+    cfg.datasets = [
+        DatasetSpec(kind="folder", root="videos", weight=3, include=["davis16_"]),
+        DatasetSpec(kind="sod", root="images/SOD", weight=2, synthetic_length=12),
+        DatasetSpec(kind="sod_paste", root="images/SOD", weight=2, synthetic_length=12),
+    ]
+    cfg.bn_eval = True
+    cfg.batch_size = 8
+    cfg.num_workers = 1
+    cfg.epochs = 2
+    cfg.val_every = 1
+    cfg.sampler.samples_per_epoch = 2000
+    cfg.optim.groups = [ParamGroup(["classifier", "clf_encoder"], 2e-4)]
+    cfg.optim.milestones = [4, 6]  # beyond the 2 epochs: a constant rate
+    return cfg
+
+
+CONFIGS = {
+    "rts50": rts50,
+    "tiny": tiny,
+    "rts_lite": rts_lite,
+    "rts_lite_stage1": rts_lite_stage1,
+    "rts_lite_clf": rts_lite_clf,
+}
 
 
 def list_configs() -> list[str]:

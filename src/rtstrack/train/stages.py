@@ -1,7 +1,8 @@
 """Multi-stage training runs that can be cut into sessions: each stage resumes where it stopped.
 
-The packaged RTS-Lite weights came from two stages (docs/model_card.md): ``rts_lite_stage1`` for
-1,931 steps, then ``rts_lite`` initialised from its weights for 400 steps.
+The packaged RTS-Lite weights came from three stages (docs/model_card.md): ``rts_lite_stage1`` for
+1,931 steps, ``rts_lite`` initialised from its weights for 400 steps (both on a GPU), then
+``rts_lite_clf`` from those for 500 steps (the classifier alone, on the CPU).
 :data:`RTS_LITE_STAGES` records them and :func:`run_stages` replays them. Call it again after a
 time limit (or a crash) and it continues with the unfinished stage from its latest checkpoint.
 ``tools/train_rts_lite.py`` is the command line.
@@ -46,6 +47,7 @@ class Stage:
 RTS_LITE_STAGES: tuple[Stage, ...] = (
     Stage("stage1", "rts_lite_stage1", steps=1931),
     Stage("stage2", "rts_lite", steps=400, overrides=("optim.milestones=[5,7]",), epochs=8, init_from="stage1"),
+    Stage("stage3", "rts_lite_clf", steps=500, init_from="stage2"),
 )
 
 

@@ -37,11 +37,11 @@ class PretrainedCfg:
 PRETRAINED: dict[str, PretrainedCfg] = {
     "rts_lite": PretrainedCfg(
         file="rts_lite.safetensors",
-        sha256="341060cfba427e3814e261c0aa072b9c66e1baddd9658ce8fa6059dc216a3bc1",
+        sha256="29d72815f5ab155078186b9bc2c2ddf55ae86f7f39d8c4e3de493b427e3701ce",
         architecture="rts_lite",
         input="RGB uint8 frames; MobileNetV2 scaling (x - 128) / 128 inside the network",
         license="Apache-2.0 (backbone initialised from Google's MobileNetV2, Apache-2.0; see weights/NOTICE.md)",
-        source="rtstrack train --config rts_lite on shared/data/train (docs/model_card.md)",
+        source="tools/train_rts_lite.py on shared/data/train: rts_lite_stage1, rts_lite, then rts_lite_clf (docs/model_card.md)",
         # Chosen on held-out videos, not on dev (docs/model_card.md): the lite model also segments
         # look-alikes far from the target; dropping the mask components far from the DiMP peak
         # raised the held-out AUC from 38.8 to 48.0. A 16-sample segmentation memory (instead of

@@ -336,18 +336,15 @@ def rts_lite_clf() -> TrainConfig:
 
     Starts from stage 2 (``rts_lite``). Only the instance branch learns: DiMP's feature layer and
     filter initialiser (``classifier``) and the score encoder H (``clf_encoder``); the backbone,
-    label encoder, segmentation learner and decoder stay as they are. A third of the sequences are ``sod_paste``: an object pasted small among two
-    moving distractors (hue-shifted copies of it or other objects), the situation the held-out
-    failures show (other players, skaters, cars) and that no other source has. Batch 8, 2 epochs
-    of 250 steps, BN statistics frozen: about 15 minutes on a 2-core CPU (docs/model_card.md).
+    label encoder, segmentation learner and decoder stay as they are. ``rts_lite``'s sources get a
+    third, ``sod_paste``: an object pasted small among two moving distractors (hue-shifted copies
+    of it or other objects), the situation of the held-out failures (other players, skaters, cars)
+    that no other source shows. Batch 8, 2 epochs of 250 steps, BN statistics frozen: about 15
+    minutes on a 2-core CPU (docs/model_card.md).
     """
     cfg = rts_lite()
     cfg.name = "rts_lite_clf"
-    cfg.datasets = [
-        DatasetSpec(kind="folder", root="videos", weight=3, include=["davis16_"]),
-        DatasetSpec(kind="sod", root="images/SOD", weight=2, synthetic_length=12),
-        DatasetSpec(kind="sod_paste", root="images/SOD", weight=2, synthetic_length=12),
-    ]
+    cfg.datasets.append(DatasetSpec(kind="sod_paste", root="images/SOD", weight=2, synthetic_length=12))
     cfg.bn_eval = True
     cfg.batch_size = 8
     cfg.num_workers = 1

@@ -2,7 +2,7 @@
 
 The packaged RTS-Lite weights came from three stages (docs/model_card.md): ``rts_lite_stage1`` for
 1,931 steps, ``rts_lite`` initialised from its weights for 400 steps (both on a GPU), then
-``rts_lite_clf`` from those for 500 steps (the classifier alone, on the CPU).
+``rts_lite_clf`` from those for 500 steps (the instance branch alone, on the CPU).
 :data:`RTS_LITE_STAGES` records them and :func:`run_stages` replays them. Call it again after a
 time limit (or a crash) and it continues with the unfinished stage from its latest checkpoint.
 ``tools/train_rts_lite.py`` is the command line.

@@ -10,6 +10,11 @@ every frame) and on a 300-frame ping-pong of it (past frame 100 they update ever
 Prints one table. With ``--heldout`` (default: the box-only videos of ``shared/data/train``, when
 present) it also scores the trackers on the held-out trials of ``rtstrack.eval.trials``
 (44 trials of 11 videos that no training run uses) and prints a second table.
+
+Every score is the mean over ``--realisations`` runs (default 3): the data as it is, then with the
+first box moved by one pixel right, down, left, up (``rtstrack.eval.trials.make_shifted``). A
+one-pixel move changes nothing a user would see in the box, but both RTS-Lite and NanoTrack are
+chaotic on look-alikes: one run of the held-out trials moved RTS-Lite's AUC from 54.0 to 51.9.
 Peers: OpenCV's TrackerNano with the NanoTrack v2 models (``shared/peers``), and TrackerCSRT when
 the installed OpenCV has it (the contrib build; never install it beside the headless build).
 """
@@ -29,7 +34,7 @@ import torch
 from rtstrack.assets import demo_clip
 from rtstrack.eval.commands import main_analyze, main_eval
 from rtstrack.eval.compare import paired_difference
-from rtstrack.eval.trials import make_trials, trial_source
+from rtstrack.eval.trials import make_shifted, make_trials, trial_source
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HELDOUT_VIDEOS = REPO.parent / "shared" / "data" / "train" / "videos"
@@ -39,6 +44,9 @@ TRACKERS = {
     "NanoTrack v2 (OpenCV)": "rtstrack.eval.peers:nanotrack",
     "CSRT (OpenCV contrib)": "rtstrack.eval.peers:csrt",
 }
+#: first-box moves (dx, dy) in pixels of the realisations after the first (the data as it is).
+SHIFTS = ((1, 0), (0, 1), (-1, 0), (0, -1))
+METRICS = ("auc", "op50", "op75", "precision", "J")
 
 
 def available(spec: str | None) -> bool:
@@ -125,9 +133,13 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=5, help="timed passes per tracker and video (interleaved)")
     parser.add_argument("--heldout", default=str(DEFAULT_HELDOUT_VIDEOS),
                         help="folder of box-only videos to build held-out trials from ('' to skip)")
+    parser.add_argument("--realisations", type=int, default=3,
+                        help=f"runs per dataset, the first box moved by one pixel in all but the first (1-{len(SHIFTS) + 1})")
     args = parser.parse_args()
     if args.passes < 1:
         parser.error(f"--passes must be at least 1, got {args.passes}")
+    if not 1 <= args.realisations <= len(SHIFTS) + 1:
+        parser.error(f"--realisations must be between 1 and {len(SHIFTS) + 1}, got {args.realisations}")
     torch.set_num_threads(2)
     cv2.setNumThreads(2)
     clip = demo_clip()
@@ -143,9 +155,10 @@ def main() -> None:
         print(f"{label}: {spread(clip_rates)} (50-frame clip), {spread(long_rates)} (300-frame video)")
     if args.speed_only:
         return
-    dev = score_all(installed, args.root, Path(args.out), args.workers)
+    dev = score_realisations(installed, Path(args.root), Path(args.out) / "dev", args.workers, args.realisations)
+    print(f"\nScores: mean over {args.realisations} realisations (the first box as given, then moved by one pixel).")
     print(
-        "\n| tracker | AUC | OP50 | OP75 | Prec@20px | mask J (5 DAVIS seqs) "
+        "\n| tracker | AUC (per realisation) | OP50 | OP75 | Prec@20px | mask J (5 DAVIS seqs) "
         "| frames/s, 50-frame clip | frames/s, 300-frame video |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -153,10 +166,10 @@ def main() -> None:
         if label not in installed:
             print(f"| {label} | not installed (needs opencv-contrib-python-headless) | | | | | | |")
             continue
-        s, fps = dev[label], speed[label]
+        s, fps = mean_scores(dev[label]), speed[label]
         j = f"{s['J']:.1f}" if spec_has_masks(label) and s.get("J") is not None else "no masks"
         print(
-            f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} "
+            f"| {label} | {s['auc']:.1f} {auc_runs(dev[label])} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} "
             f"| {fps[0]:.1f} | {fps[1]:.1f} |"
         )
     print(f"\nframes/s: decode + track of 854x480 video on 2 threads, median of {args.passes} interleaved passes, init excluded.")
@@ -164,26 +177,59 @@ def main() -> None:
     if args.heldout and Path(args.heldout).is_dir():
         trials = Path(args.out) / "heldout_trials"
         count = make_trials(Path(args.heldout), trials)
-        held = score_all(installed, str(trials), Path(args.out) / "heldout", args.workers)
+        held = score_realisations(installed, trials, Path(args.out) / "heldout", args.workers, args.realisations)
         print(f"\nHeld-out: {count} trials of the box-only videos in {args.heldout} (tools/make_heldout_trials.py)")
-        print("\n| tracker | AUC | OP50 | OP75 | Prec@20px |")
+        print("\n| tracker | AUC (per realisation) | OP50 | OP75 | Prec@20px |")
         print("|---|---:|---:|---:|---:|")
-        for label, s in held.items():
-            print(f"| {label} | {s['auc']:.1f} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} |")
+        for label, runs in held.items():
+            s = mean_scores(runs)
+            print(f"| {label} | {s['auc']:.1f} {auc_runs(runs)} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} |")
         print_paired(held, group=trial_source)
 
 
-def print_paired(scores: dict[str, dict], group) -> None:
+def print_paired(scores: dict[str, list[dict]], group) -> None:
     """RTS-Lite's AUC minus each peer's: mean per-sequence difference and its 95 % bootstrap interval
-    (over videos for trials), so that a gap can be told from the noise of a few sequences."""
+    (over videos for trials, all realisations of a sequence drawn together), so that a gap can be
+    told from the noise of a few sequences."""
     ours, *peers = scores
     unit = "videos" if group else "sequences"
+
+    def unit_of(key: str) -> str:  # "<sequence>@<realisation>" -> the independent unit
+        name = key.rpartition("@")[0]
+        return group(name) if group else name
+
+    def per_run_auc(runs: list[dict]) -> dict[str, float]:
+        return {f"{k}@{r}": v["auc"] for r, run in enumerate(runs) for k, v in run["per_sequence"].items()}
+
     for peer in peers:
-        a = {k: v["auc"] for k, v in scores[peer]["per_sequence"].items()}
-        b = {k: v["auc"] for k, v in scores[ours]["per_sequence"].items()}
-        d = paired_difference(a, b, group=group)
+        d = paired_difference(per_run_auc(scores[peer]), per_run_auc(scores[ours]), group=unit_of)
         print(f"AUC of {ours} minus {peer}: {d.mean:+.1f}, 95 % interval over the {d.groups} {unit} "
-              f"[{d.low:+.1f}, {d.high:+.1f}]; better on {d.better} of {d.sequences} sequences, worse on {d.worse}")
+              f"[{d.low:+.1f}, {d.high:+.1f}]; better on {d.better} of {d.sequences} runs of a sequence, worse on {d.worse}")
+
+
+def score_realisations(installed: dict[str, str | None], root: Path, out_dir: Path, workers: int, count: int) -> dict[str, list[dict]]:
+    """:func:`score_all` on ``root`` as it is and on ``count - 1`` copies with the first box moved
+    by one pixel (:data:`SHIFTS`): ``{label: [scores of each realisation]}``."""
+    runs: dict[str, list[dict]] = {label: [] for label in installed}
+    for k in range(count):
+        data = root
+        if k:
+            data = out_dir / f"data_shift{k}"
+            make_shifted(root, data, SHIFTS[k - 1])
+        for label, scores in score_all(installed, str(data), out_dir / f"run{k}", workers).items():
+            runs[label].append(scores)
+    return runs
+
+
+def mean_scores(runs: list[dict]) -> dict[str, float | None]:
+    """Mean of each of :data:`METRICS` over the realisations (None where a run has no value)."""
+    values = {m: [run.get(m) for run in runs] for m in METRICS}
+    return {m: None if any(v is None for v in vs) else float(np.mean(vs)) for m, vs in values.items()}
+
+
+def auc_runs(runs: list[dict]) -> str:
+    """The AUC of each realisation, e.g. ``(54.0, 52.1, 51.9)``."""
+    return "(" + ", ".join(f"{run['auc']:.1f}" for run in runs) + ")" if len(runs) > 1 else ""
 
 
 def score_all(installed: dict[str, str | None], root: str, out_dir: Path, workers: int) -> dict[str, dict]:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from rtstrack.data.folder import FolderDataset
-from rtstrack.eval.trials import make_trials
+from rtstrack.eval.trials import make_shifted, make_trials
 
 
 def _sequence(root: Path, name: str, n: int) -> np.ndarray:
@@ -34,3 +34,19 @@ def test_trials_replay_each_video_in_four_orders(tmp_path):
     # rerunning replaces the trials instead of failing on the existing links
     assert make_trials(tmp_path / "src", tmp_path / "out") == 4
     assert make_trials(tmp_path / "src", tmp_path / "short", min_frames=14) == 2  # mf, mr too short
+
+
+def test_shifted_copy_moves_only_the_first_valid_box(tmp_path):
+    boxes = _sequence(tmp_path / "src", "otb_a", 6)
+    (tmp_path / "src" / "otb_a" / "masks").mkdir()
+    (tmp_path / "src" / "notes").mkdir()  # no groundtruth.txt: not a sequence
+    assert make_shifted(tmp_path / "src", tmp_path / "out", (1, -2)) == 1
+    seq = next(iter(FolderDataset(tmp_path / "out")))
+    expected = boxes.copy()
+    expected[1, :2] += (1, -2)  # frame 0 has no box: the first valid one is frame 1
+    np.testing.assert_allclose(seq.boxes, expected)
+    assert [f.name for f in seq.frames] == [f"{i:04d}.png" for i in range(6)]
+    assert (tmp_path / "out" / "otb_a" / "masks").resolve() == (tmp_path / "src" / "otb_a" / "masks").resolve()
+    # rerunning replaces the copy (links included) instead of failing
+    assert make_shifted(tmp_path / "src", tmp_path / "out", (0, 0)) == 1
+    np.testing.assert_allclose(next(iter(FolderDataset(tmp_path / "out"))).boxes, boxes)

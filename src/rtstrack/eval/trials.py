@@ -10,6 +10,12 @@ video into four trials in the generic folder layout (frames are symlinks, nothin
 
 A trial starts on its first frame with a valid box (finite, positive size) and is skipped when
 fewer than ``min_frames`` frames remain. ``tools/make_heldout_trials.py`` is the command line.
+
+The tracker is deterministic but chaotic: a one-pixel change of the first box (or float rounding)
+can decide whether it follows the target or a look-alike, so one run of a set of sequences is one
+draw. :func:`make_shifted` writes another draw: the same sequences with the first box moved by a
+few pixels (OTB's spatial robustness evaluation moves it by 10 % of its size; a pixel suffices to
+resample the chaos). ``benchmarks/compare_peers.py`` averages its scores over such realisations.
 """
 
 from __future__ import annotations
@@ -62,7 +68,39 @@ def make_trials(src: Path, dst: Path, prefixes: tuple[str, ...] = DEFAULT_PREFIX
                 old.unlink()
             for k, i in enumerate(order):
                 os.symlink(frames[i].resolve(), out / "frames" / f"{k + 1:05d}{frames[i].suffix}")
-            lines = [",".join("nan" if not np.isfinite(v) else f"{v:g}" for v in boxes[i]) for i in order]
-            (out / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+            _write_boxes(out / "groundtruth.txt", boxes[order])
             count += 1
     return count
+
+
+def make_shifted(src: Path, dst: Path, shift: tuple[float, float]) -> int:
+    """Copy every sequence ``src/<name>`` of the folder layout to ``dst/<name>`` with the first
+    valid box moved by ``shift = (dx, dy)`` pixels; every other line of ``groundtruth.txt`` is kept.
+
+    ``frames/`` (and ``masks/`` when present) become links to the source folders. Returns the
+    number of sequences written; existing copies are replaced.
+    """
+    count = 0
+    for seq in sorted(p for p in src.iterdir() if (p / "groundtruth.txt").is_file() and (p / "frames").is_dir()):
+        boxes = read_box_file(seq / "groundtruth.txt")
+        valid = np.flatnonzero(np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
+        if not len(valid):
+            continue
+        boxes[valid[0], :2] += shift
+        out = dst / seq.name
+        out.mkdir(parents=True, exist_ok=True)
+        for sub in ("frames", "masks"):
+            link = out / sub
+            if link.is_symlink():
+                link.unlink()
+            if (seq / sub).is_dir():
+                os.symlink((seq / sub).resolve(), link)
+        _write_boxes(out / "groundtruth.txt", boxes)
+        count += 1
+    return count
+
+
+def _write_boxes(path: Path, boxes: np.ndarray) -> None:
+    """``(N, 4)`` boxes as ``x,y,w,h`` lines, ``nan`` where a value is not finite."""
+    lines = [",".join("nan" if not np.isfinite(v) else f"{v:g}" for v in box) for box in boxes]
+    path.write_text("\n".join(lines) + "\n")

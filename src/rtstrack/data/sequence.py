@@ -15,6 +15,12 @@ import numpy as np
 from rtstrack.errors import DatasetError
 
 
+def box_visible(boxes: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: the box is finite with positive width and height."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+
 @dataclass
 class Sequence:
     """One annotated video.

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rtstrack.data.folder import list_images, read_box_file
+from rtstrack.data.sequence import box_visible
 
 #: sequence-name prefixes of the box-only videos in ``shared/data/train/videos``.
 DEFAULT_PREFIXES = ("otb_", "uav123_")
@@ -56,7 +57,7 @@ def make_trials(src: Path, dst: Path, prefixes: tuple[str, ...] = DEFAULT_PREFIX
     for seq in sorted(p for p in src.iterdir() if p.is_dir() and p.name.startswith(prefixes)):
         frames = list_images(seq / "frames")
         boxes = read_box_file(seq / "groundtruth.txt", expected_lines=len(frames))
-        valid = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        valid = box_visible(boxes)
         for tag, order in trial_orders(len(frames)).items():
             while order and not valid[order[0]]:
                 order = order[1:]
@@ -83,7 +84,7 @@ def make_shifted(src: Path, dst: Path, shift: tuple[float, float]) -> int:
     count = 0
     for seq in sorted(p for p in src.iterdir() if (p / "groundtruth.txt").is_file() and (p / "frames").is_dir()):
         boxes = read_box_file(seq / "groundtruth.txt")
-        valid = np.flatnonzero(np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
+        valid = np.flatnonzero(box_visible(boxes))
         if not len(valid):
             continue
         boxes[valid[0], :2] += shift

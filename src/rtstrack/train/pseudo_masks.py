@@ -20,7 +20,7 @@ import numpy as np
 
 from rtstrack.data.sequence import Sequence
 from rtstrack.errors import DatasetError, InputError
-from rtstrack.train.sampler import box_visible
+from rtstrack.data.sequence import box_visible
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from rtstrack.data.sequence import Sequence
+from rtstrack.data.sequence import Sequence, box_visible
 from rtstrack.errors import DatasetError
 from rtstrack.train.processing import Frame, RTSProcessing
 from rtstrack.train.recipes import SamplerConfig
@@ -30,12 +30,6 @@ class TrainVideo(Protocol):
     def __len__(self) -> int: ...
 
     def get_frame(self, index: int) -> Frame: ...
-
-
-def box_visible(boxes: np.ndarray) -> np.ndarray:
-    """``(N,)`` bool: the box is finite with positive width and height."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
 
 
 class SequenceVideo:

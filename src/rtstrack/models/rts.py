@@ -167,6 +167,7 @@ class RTSNet(nn.Module):
         features: torch.Tensor,
         backbone: dict[str, torch.Tensor],
         score_encoding: torch.Tensor,
+        image_size: tuple[int, int] | None = None,
     ) -> torch.Tensor:
         """Mask logits for one frame (rts-spec §2.10).
 
@@ -175,11 +176,12 @@ class RTSNet(nn.Module):
             features: ``(1, S, C, h, w)`` target-model features of the frame.
             backbone: the frame's backbone stages (batch S).
             score_encoding: ``(1, S, D, h', w')`` encoded DiMP scores.
+            image_size: ``(H, W)`` of the crop the backbone saw; None: ``config.image_size``.
         Returns:
             ``(S, 1, H, W)`` logits at the crop resolution.
         """
         fused = self.fuse(self.apply_target_model(seg_filter, features), score_encoding)
-        return self.decoder(fused, backbone, self.config.image_size)
+        return self.decoder(fused, backbone, tuple(image_size or self.config.image_size))
 
     # ----------------------------------------------------------------------------- training
     def forward(
@@ -229,7 +231,7 @@ class RTSNet(nn.Module):
         logits = []
         for i in range(n_test):
             test_backbone = {k: v[split + i * batch : split + (i + 1) * batch] for k, v in backbone.items()}
-            logit = self.segment(tau, x_test[i : i + 1], test_backbone, score_enc[i : i + 1])
+            logit = self.segment(tau, x_test[i : i + 1], test_backbone, score_enc[i : i + 1], test_imgs.shape[-2:])
             logit = logit.reshape(1, batch, *logit.shape[-2:])
             logits.append(logit)
             if i < n_test - 1 and refine > 0:

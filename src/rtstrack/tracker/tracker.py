@@ -650,7 +650,9 @@ class Tracker:
         x_seg = net.segmentation_features(crop.backbone)
         z = net.classification_features(crop.backbone)
         scores = net.classify(st.clf_filter, z[None])
-        logits = net.segment(st.seg_filter, x_seg[None], crop.backbone, net.encode_scores(scores)).float()
+        logits = net.segment(
+            st.seg_filter, x_seg[None], crop.backbone, net.encode_scores(scores), tuple(crop.patch.shape[-2:])
+        ).float()
         if self.config.mask_component_margin is not None:
             center = self._expected_center_in_crop(scores[0, 0].float(), crop)
             size = st.target_sz / crop.sample_scale

@@ -9,7 +9,7 @@ one backbone forward at 480x832 measured in the same process. ``--breakdown`` al
 network verb the tracker calls (the rest is tracker overhead: cropping, pasting, bookkeeping).
 
     python benchmarks/tracker.py                                   # RTS-50 (seed-0 weights), CPU, 2 threads
-    python benchmarks/tracker.py --model rts_lite --weights default  # the packaged model (crop 192x320)
+    python benchmarks/tracker.py --model rts_lite --weights default  # the packaged model with its settings (crop 160x256)
 
 Frame decoding is excluded from the timings (each frame is read before its ``track`` call).
 Timings do not depend on the weight values, but the tracker's branches do (lost targets skip

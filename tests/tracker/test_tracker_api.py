@@ -170,7 +170,7 @@ def test_more_self_init_rounds_give_a_tighter_first_mask():
         ious.append((mask & truth).sum() / (mask | truth).sum())
         areas.append(int(mask.sum()))
     assert areas[1] < areas[0]
-    assert ious[1] > ious[0] + 0.05  # measured: 0.43 -> 0.52
+    assert ious[1] > ious[0] + 0.05  # measured: 0.42 -> 0.54 (160x256 crop; 0.43 -> 0.52 at 192x320)
 
 
 def test_seg_init_flip_adds_the_mirrored_first_frame_to_the_memory():
@@ -199,7 +199,7 @@ def test_seg_init_flip_improves_the_packaged_models_first_mask():
         config = pretrained_tracker_config().replace(self_init_rounds=1, seg_init_flip=flip)
         mask = Tracker.from_pretrained(config=config).init(frame, box=box).mask
         ious.append((mask & truth).sum() / (mask | truth).sum())
-    assert ious[1] > ious[0] + 0.01  # measured: 0.432 -> 0.449
+    assert ious[1] > ious[0] + 0.01  # measured: 0.420 -> 0.450 (160x256 crop; 0.432 -> 0.449 at 192x320)
 
 
 def test_self_init_rounds_reuse_the_backbone_features():
@@ -276,7 +276,7 @@ def test_a_crop_smaller_than_the_networks_input_keeps_masks_in_place():
     config = pretrained_tracker_config().replace(image_sample_size=(160, 256), search_area_scale=4.9)
     tracker = Tracker.from_pretrained(config=config)
     mask = tracker.init(frame, box=box).mask
-    assert (mask & truth).sum() / (mask | truth).sum() > 0.55  # measured 0.68 (the default crop: 0.54)
+    assert (mask & truth).sum() / (mask | truth).sum() > 0.55  # measured 0.68 (at 192x320 over 6: 0.54)
     import cv2
 
     from rtstrack.assets import demo_clip

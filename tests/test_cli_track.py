@@ -213,6 +213,7 @@ def test_tracker_settings_change_the_run_and_are_recorded(tmp_path: Path) -> Non
         (("--set", "serch_area_scale=3"), "unknown tracker setting 'serch_area_scale'"),
         (("--set", "search_area_scale=big"), "expected a value like 4.9"),  # the packaged model's value
         (("--set", "search_area_scale=3", "--tracker", DRIFT), "does not apply to --tracker"),
+        (("--set", "image_sample_size=(150,250)"), "image_sample_size=(150, 250): use two positive multiples of 16"),
     ],
 )
 def test_bad_tracker_settings_are_one_line_errors(tmp_path: Path, extra, fragment) -> None:

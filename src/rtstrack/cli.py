@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rtstrack import __version__
-from rtstrack.errors import InputError, RTSTrackError
+from rtstrack.errors import ConfigError, InputError, RTSTrackError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -347,6 +347,8 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | An
         model = {"kind": "rts", "weights": "pretrained (shipped with the package)"}
         try:
             tracker = cls.from_pretrained(device=device, **config_kwargs)
+        except ConfigError:  # a --set value the model cannot run with: its own message says which
+            raise
         except Exception as exc:  # no default model shipped (broken install): tell what to pass instead
             raise InputError(
                 f"no default model is available in this install ({type(exc).__name__}: {exc}); "

@@ -287,3 +287,11 @@ def test_a_crop_smaller_than_the_networks_input_keeps_masks_in_place():
         out = tracker.track(cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB))
         assert 0.8 < out.box[2] / box[2] < 1.2  # measured 0.90-0.93
     capture.release()
+
+
+@pytest.mark.parametrize("size", [(50, 70), (96, 150), (0, 160), (96.5, 160)])
+def test_crop_sizes_the_network_cannot_map_are_refused(size):
+    # the tiny network's coarsest features (DiMP's) have stride 32
+    with pytest.raises(ConfigError, match=r"image_sample_size=.*multiples of 32"):
+        make_tracker(config=TrackerConfig(image_sample_size=size))
+    assert make_tracker(config=TrackerConfig(image_sample_size=(64, 128))).crop_size.tolist() == [64.0, 128.0]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rtstrack.errors import InputError
+from rtstrack.errors import ConfigError, InputError
 from rtstrack.models.build import load_weights
 from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
@@ -142,6 +142,12 @@ class Tracker:
         if self.box_init == "sta" and self.sta is None:
             raise InputError("box_init='sta' needs an STA network (pass sta=...)")
         size = self.config.image_sample_size or net.config.image_size
+        stride = net.config.feature_stride * net.config.clf_feat_stride  # the coarsest feature map's
+        if len(size) != 2 or any(int(v) != v or v <= 0 or v % stride for v in size):
+            raise ConfigError(
+                f"image_sample_size={tuple(size)}: use two positive multiples of {stride} for this network "
+                f"(its coarsest feature stride), e.g. {tuple(net.config.image_size)}"
+            )
         self.crop_size = torch.tensor(size, dtype=torch.float32)
         self.state: TrackState | None = None
         self.seg_memory: SampleMemory | None = None

@@ -289,7 +289,7 @@ def test_a_crop_smaller_than_the_networks_input_keeps_masks_in_place():
     capture.release()
 
 
-@pytest.mark.parametrize("size", [(50, 70), (96, 150), (0, 160), (96.5, 160)])
+@pytest.mark.parametrize("size", [(50, 70), (96, 150), (0, 160), (96.5, 160), ("a", "b"), (64, 64, 64)])
 def test_crop_sizes_the_network_cannot_map_are_refused(size):
     # the tiny network's coarsest features (DiMP's) have stride 32
     with pytest.raises(ConfigError, match=r"image_sample_size=.*multiples of 32"):

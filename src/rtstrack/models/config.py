@@ -14,6 +14,9 @@ PIXEL_FORMATS = {
     "rgb255": {"order": "rgb", "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)},
 }
 
+# Stride of each backbone stage w.r.t. the input crop (ResNet and MobileNetV2 alike).
+STAGE_STRIDES: dict[str, int] = {"layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32}
+
 # Backbone presets: constructor arguments and output channels per stage.
 BACKBONES = {
     "resnet50": {"kind": "resnet", "blocks": (3, 4, 6, 3), "width": 64},
@@ -72,6 +75,12 @@ class RTSNetConfig:
         check_choice("pixel_format", self.pixel_format, PIXEL_FORMATS)
         if self.image_size[0] % 32 or self.image_size[1] % 32:
             raise ConfigError(f"image_size must be multiples of 32 (backbone stride), got {self.image_size}")
+
+    @property
+    def input_multiple(self) -> int:
+        """Crop sides must be multiples of this: the coarsest feature map the network reads (DiMP's,
+        or the decoder's deepest stage) then tiles the crop exactly."""
+        return max(self.feature_stride * self.clf_feat_stride, *(STAGE_STRIDES[layer] for layer in self.decoder_layers))
 
     def to_dict(self) -> dict:
         return asdict(self)

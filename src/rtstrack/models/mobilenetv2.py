@@ -41,6 +41,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from rtstrack.errors import CheckpointError, InputError
+from rtstrack.models.config import STAGE_STRIDES
 from rtstrack.models.inference import cpu_fast_path, fast_path, same_padding_conv
 
 __all__ = [
@@ -99,7 +100,6 @@ STAGES: dict[str, tuple[BlockSpec, ...]] = {
     "layer4": (BlockSpec(6, 160, 3, 2), BlockSpec(6, 320, 1, 1)),
 }
 STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
-STAGE_STRIDES: dict[str, int] = {"layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32}
 STAGE_CHANNELS: dict[str, int] = {name: specs[-1].channels for name, specs in STAGES.items()}
 
 

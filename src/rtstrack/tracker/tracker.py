@@ -142,7 +142,7 @@ class Tracker:
         if self.box_init == "sta" and self.sta is None:
             raise InputError("box_init='sta' needs an STA network (pass sta=...)")
         size = self.config.image_sample_size or net.config.image_size
-        stride = net.config.feature_stride * net.config.clf_feat_stride  # the coarsest feature map's
+        stride = net.config.input_multiple
         if len(size) != 2 or any(not isinstance(v, (int, float)) or int(v) != v or v <= 0 or v % stride for v in size):
             raise ConfigError(
                 f"image_sample_size={tuple(size)}: use two positive multiples of {stride} for this network "

@@ -18,9 +18,8 @@ from typing import Any, Callable, Iterable
 import cv2
 import numpy as np
 
-from rtstrack.data.sequence import Sequence
+from rtstrack.data.sequence import Sequence, box_visible
 from rtstrack.errors import DatasetError, InputError
-from rtstrack.data.sequence import box_visible
 
 
 @dataclass

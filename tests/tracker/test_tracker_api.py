@@ -302,3 +302,29 @@ def test_crop_sizes_the_network_cannot_map_are_refused(size):
     with pytest.raises(ConfigError, match=r"image_sample_size=.*multiples of 32"):
         make_tracker(config=TrackerConfig(image_sample_size=size))
     assert make_tracker(config=TrackerConfig(image_sample_size=(64, 128))).crop_size.tolist() == [64.0, 128.0]
+
+
+def test_search_state_margin_ignores_far_probability():
+    """The 'var' moments place the next search area. Diffuse sub-threshold probability far from the
+    target (a weak model's background, a look-alike it half recognises) inflates them in the
+    reference; ``search_state_margin`` counts only the probability near the mask's box, the
+    target's own soft edge included."""
+    prob = torch.zeros(200, 400)
+    prob[76:124, 88:112] = 0.3  # soft edge, within 0.5 box sizes of the mask
+    prob[80:120, 90:110] = 0.9  # the mask: 40 x 20 px, centre (99.5, 99.5)
+    prob[60:140, 300:340] = 0.3  # sub-threshold mass 190 px to the right
+    near = prob.clone()
+    near[:, 200:] = 0
+    state = {}
+    for margin in (None, 0.5):
+        tracker = make_tracker(config=TrackerConfig(search_state_margin=margin))
+        tracker.init(frame_with_square(0), box=(30, 40, 30, 30))
+        state[margin] = tracker._target_state_from_probability(prob)
+    reference = make_tracker()
+    reference.init(frame_with_square(0), box=(30, 40, 30, 30))
+    expected = reference._target_state_from_probability(near)  # the map without the far mass
+    torch.testing.assert_close(state[0.5][0], torch.tensor([99.5, 99.5]))
+    torch.testing.assert_close(state[0.5][1], expected[1])
+    assert expected[1][1] > 4 * ((20**2 - 1) / 12) ** 0.5  # the soft edge counts: wider than the mask alone
+    pos, size = state[None]  # the reference: pulled and stretched towards the far mass
+    assert pos[1] > 150 and size[1] > 5 * 20

@@ -20,6 +20,12 @@ class TrackerConfig:
     patch_max_scale_change: float | None = None  # limit of the inside-shrink (None: unlimited)
     max_scale_change: tuple[float, float] = (0.8, 1.2)  # per-frame clip of the target-scale update
     seg_to_bb_sz_factor: float = 4.0  # 'var' mode: target size = factor * std of the probability map
+    # Not in the reference: the 'var' moments count only the probability within this many target
+    # sizes (the mask box's) of the mask's box. A weak model leaves diffuse sub-threshold
+    # probability over the background and on look-alikes; far from the target it inflates the
+    # standard deviation, so the search area grows and takes in distractors. None: the whole map
+    # (the reference).
+    search_state_margin: float | None = None
     min_mask_area: float = 100.0  # mask (soft area after frame 0) at or below this is "too small"
     # Not in the reference: drop the mask components lying farther than this (in target sizes)
     # beyond the nearest one to the expected target centre, the DiMP score peak when it finds the

@@ -552,9 +552,18 @@ class Tracker:
             self._rescale_when_lost()
 
     def _target_state_from_probability(self, prob: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """'var' mode: centre of mass and ``seg_to_bb_sz_factor`` standard deviations of the map."""
+        """'var' mode: centre of mass and ``seg_to_bb_sz_factor`` standard deviations of the map
+        (of its part near the mask with ``search_state_margin``)."""
         st = self.state
         q = prob.clamp(min=0).float()
+        margin = self.config.search_state_margin
+        if margin is not None:
+            x, y, w, h = mask_to_box(q > 0.5)
+            if (x, y, w, h) != (0.0, 0.0, 1.0, 1.0):
+                near = torch.zeros_like(q)
+                top, left = max(int(y - margin * h), 0), max(int(x - margin * w), 0)
+                near[top : int(y + h + margin * h) + 1, left : int(x + w + margin * w) + 1] = 1
+                q = q * near
         total = q.sum()
         rows = q.sum(dim=-1)
         cols = q.sum(dim=-2)

@@ -556,14 +556,8 @@ class Tracker:
         (of its part near the mask with ``search_state_margin``)."""
         st = self.state
         q = prob.clamp(min=0).float()
-        margin = self.config.search_state_margin
-        if margin is not None:
-            x, y, w, h = mask_to_box(q > 0.5)
-            if (x, y, w, h) != (0.0, 0.0, 1.0, 1.0):
-                near = torch.zeros_like(q)
-                top, left = max(int(y - margin * h), 0), max(int(x - margin * w), 0)
-                near[top : int(y + h + margin * h) + 1, left : int(x + w + margin * w) + 1] = 1
-                q = q * near
+        if self.config.search_state_margin is not None:
+            q = _near_mask(q, self.config.search_state_margin)
         total = q.sum()
         rows = q.sum(dim=-1)
         cols = q.sum(dim=-2)
@@ -783,6 +777,18 @@ class Tracker:
         self.state = None
         self.seg_memory = None
         self.clf_memory = None
+
+
+def _near_mask(prob: torch.Tensor, margin: float) -> torch.Tensor:
+    """``prob`` ``(H, W)`` with everything farther than ``margin`` box sizes from the box of its
+    mask (``prob > 0.5``) set to 0; unchanged when the mask is empty."""
+    x, y, w, h = mask_to_box(prob > 0.5)
+    if (x, y, w, h) == (0.0, 0.0, 1.0, 1.0):
+        return prob
+    near = torch.zeros_like(prob)
+    top, left = max(int(y - margin * h), 0), max(int(x - margin * w), 0)
+    near[top : int(y + h + margin * h) + 1, left : int(x + w + margin * w) + 1] = 1
+    return prob * near
 
 
 def _max2d(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,6 @@ the installed OpenCV has it (the contrib build; never install it beside the head
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -32,9 +31,15 @@ import numpy as np
 import torch
 
 from rtstrack.assets import demo_clip
-from rtstrack.eval.commands import main_analyze, main_eval
-from rtstrack.eval.compare import paired_difference
-from rtstrack.eval.trials import make_shifted, make_trials, trial_source
+from rtstrack.eval.realisations import (
+    SHIFTS,
+    format_difference,
+    mean_scores,
+    paired_over_realisations,
+    per_realisation,
+    score_realisations,
+)
+from rtstrack.eval.trials import make_trials, trial_source
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HELDOUT_VIDEOS = REPO.parent / "shared" / "data" / "train" / "videos"
@@ -44,9 +49,6 @@ TRACKERS = {
     "NanoTrack v2 (OpenCV)": "rtstrack.eval.peers:nanotrack",
     "CSRT (OpenCV contrib)": "rtstrack.eval.peers:csrt",
 }
-#: first-box moves (dx, dy) in pixels of the realisations after the first (the data as it is).
-SHIFTS = ((1, 0), (0, 1), (-1, 0), (0, -1))
-METRICS = ("auc", "op50", "op75", "precision", "J")
 
 
 def available(spec: str | None) -> bool:
@@ -155,7 +157,8 @@ def main() -> None:
         print(f"{label}: {spread(clip_rates)} (50-frame clip), {spread(long_rates)} (300-frame video)")
     if args.speed_only:
         return
-    dev = score_realisations(installed, Path(args.root), Path(args.out) / "dev", args.workers, args.realisations)
+    entries = {label: eval_args(spec) for label, spec in installed.items()}
+    dev = score_realisations(entries, Path(args.root), Path(args.out) / "dev", args.workers, args.realisations)
     print(f"\nScores: mean over {args.realisations} realisations (the first box as given, then moved by one pixel).")
     print(
         "\n| tracker | AUC (per realisation) | OP50 | OP75 | Prec@20px | mask J (5 DAVIS seqs) "
@@ -169,7 +172,7 @@ def main() -> None:
         s, fps = mean_scores(dev[label]), speed[label]
         j = f"{s['J']:.1f}" if spec_has_masks(label) and s.get("J") is not None else "no masks"
         print(
-            f"| {label} | {s['auc']:.1f} {auc_runs(dev[label])} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} "
+            f"| {label} | {s['auc']:.1f} {per_realisation(dev[label])} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} | {j} "
             f"| {fps[0]:.1f} | {fps[1]:.1f} |"
         )
     print(f"\nframes/s: decode + track of 854x480 video on 2 threads, median of {args.passes} interleaved passes, init excluded.")
@@ -177,13 +180,13 @@ def main() -> None:
     if args.heldout and Path(args.heldout).is_dir():
         trials = Path(args.out) / "heldout_trials"
         count = make_trials(Path(args.heldout), trials)
-        held = score_realisations(installed, trials, Path(args.out) / "heldout", args.workers, args.realisations)
+        held = score_realisations(entries, trials, Path(args.out) / "heldout", args.workers, args.realisations)
         print(f"\nHeld-out: {count} trials of the box-only videos in {args.heldout} (tools/make_heldout_trials.py)")
         print("\n| tracker | AUC (per realisation) | OP50 | OP75 | Prec@20px |")
         print("|---|---:|---:|---:|---:|")
         for label, runs in held.items():
             s = mean_scores(runs)
-            print(f"| {label} | {s['auc']:.1f} {auc_runs(runs)} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} |")
+            print(f"| {label} | {s['auc']:.1f} {per_realisation(runs)} | {s['op50']:.1f} | {s['op75']:.1f} | {s['precision']:.1f} |")
         print_paired(held, group=trial_source)
 
 
@@ -192,60 +195,14 @@ def print_paired(scores: dict[str, list[dict]], group) -> None:
     (over videos for trials, all realisations of a sequence drawn together), so that a gap can be
     told from the noise of a few sequences."""
     ours, *peers = scores
-    unit = "videos" if group else "sequences"
-
-    def unit_of(key: str) -> str:  # "<sequence>@<realisation>" -> the independent unit
-        name = key.rpartition("@")[0]
-        return group(name) if group else name
-
-    def per_run_auc(runs: list[dict]) -> dict[str, float]:
-        return {f"{k}@{r}": v["auc"] for r, run in enumerate(runs) for k, v in run["per_sequence"].items()}
-
     for peer in peers:
-        d = paired_difference(per_run_auc(scores[peer]), per_run_auc(scores[ours]), group=unit_of)
-        print(f"AUC of {ours} minus {peer}: {d.mean:+.1f}, 95 % interval over the {d.groups} {unit} "
-              f"[{d.low:+.1f}, {d.high:+.1f}]; better on {d.better} of {d.sequences} runs of a sequence, worse on {d.worse}")
+        d = paired_over_realisations(scores[peer], scores[ours], group=group)
+        print(f"AUC of {ours} minus {peer}: {format_difference(d, 'videos' if group else 'sequences')}")
 
 
-def score_realisations(installed: dict[str, str | None], root: Path, out_dir: Path, workers: int, count: int) -> dict[str, list[dict]]:
-    """:func:`score_all` on ``root`` as it is and on ``count - 1`` copies with the first box moved
-    by one pixel (:data:`SHIFTS`): ``{label: [scores of each realisation]}``."""
-    runs: dict[str, list[dict]] = {label: [] for label in installed}
-    for k in range(count):
-        data = root
-        if k:
-            data = out_dir / f"data_shift{k}"
-            make_shifted(root, data, SHIFTS[k - 1])
-        for label, scores in score_all(installed, str(data), out_dir / f"run{k}", workers).items():
-            runs[label].append(scores)
-    return runs
-
-
-def mean_scores(runs: list[dict]) -> dict[str, float | None]:
-    """Mean of each of :data:`METRICS` over the realisations (None where a run has no value)."""
-    values = {m: [run.get(m) for run in runs] for m in METRICS}
-    return {m: None if any(v is None for v in vs) else float(np.mean(vs)) for m, vs in values.items()}
-
-
-def auc_runs(runs: list[dict]) -> str:
-    """The AUC of each realisation, e.g. ``(54.0, 52.1, 51.9)``."""
-    return "(" + ", ".join(f"{run['auc']:.1f}" for run in runs) + ")" if len(runs) > 1 else ""
-
-
-def score_all(installed: dict[str, str | None], root: str, out_dir: Path, workers: int) -> dict[str, dict]:
-    """``rtstrack eval`` + ``rtstrack analyze`` of every installed tracker on the folder ``root``."""
-    scores = {}
-    for label, spec in installed.items():
-        out = out_dir / label.split()[0].lower()
-        cmd = ["--dataset", "folder", "--root", root, "--out", str(out), "--workers", str(workers), "--threads", "1", "--no-resume"]
-        if spec:
-            cmd += ["--tracker", spec]
-        if main_eval(cmd) != 0:
-            raise SystemExit(f"evaluation of {label} on {root} failed")
-        scores_file = out / "scores.json"
-        main_analyze([str(out), "--dataset", "folder", "--root", root, "--json", str(scores_file)])
-        scores[label] = json.loads(scores_file.read_text())[str(out)]
-    return scores
+def eval_args(spec: str | None) -> list[str]:
+    """The ``rtstrack eval`` arguments of a tracker entry point (none: the packaged model)."""
+    return ["--tracker", spec] if spec else []
 
 
 def spec_has_masks(label: str) -> bool:

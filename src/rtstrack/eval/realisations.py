@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtstrack.errors import InputError
+from rtstrack.errors import InputError, RTSTrackError
 from rtstrack.eval.compare import PairedDifference, paired_difference
 from rtstrack.eval.trials import make_shifted
 
@@ -74,7 +74,7 @@ def score_all(entries: Mapping[str, Sequence[str]], root: Path, out_dir: Path, w
         cmd = ["--dataset", "folder", "--root", str(root), "--out", str(out), "--workers", str(workers),
                "--threads", "1", "--no-resume", "--no-progress", *extra]
         if main_eval(cmd) != 0:
-            raise SystemExit(f"evaluation of {label} on {root} failed")
+            raise RTSTrackError(f"rtstrack eval of {label} on {root} failed (its messages are above)")
         scores_file = out / "scores.json"
         main_analyze([str(out), "--dataset", "folder", "--root", str(root), "--json", str(scores_file),
                       "--report", str(out / "report.md")])

@@ -52,3 +52,31 @@ def test_median_motion_in_target_sizes():
     # moves of consecutive boxed frames: 0.5, 0 and 1.0 target sizes (none across the gap)
     assert median_motion(boxes) == pytest.approx(0.5)
     assert np.isnan(median_motion(boxes[:1]))
+
+
+def test_settings_are_scored_over_shifted_realisations(tmp_path):
+    """End to end through rtstrack eval + analyze: the packaged model with its own settings and
+    with one changed, on a 6-frame cut of a dev sequence, in two realisations (the second with the
+    first box moved by one pixel)."""
+    import os
+
+    from rtstrack.errors import RTSTrackError
+    from tests.conftest import DEV
+
+    src = DEV / "davis16_blackswan"
+    seq = tmp_path / "data" / "blackswan6"
+    for sub in ("frames", "masks"):
+        (seq / sub).mkdir(parents=True)
+        for f in sorted((src / sub).iterdir())[:6]:
+            os.symlink(f, seq / sub / f.name)
+    (seq / "groundtruth.txt").write_text("".join((src / "groundtruth.txt").read_text().splitlines(True)[:6]))
+    entries = {"base": [], "margin": ["--set", "search_state_margin=0.5"]}
+    runs = score_realisations(entries, tmp_path / "data", tmp_path / "out", workers=1, count=2)
+    assert set(runs) == {"base", "margin"} and all(len(r) == 2 for r in runs.values())
+    assert (tmp_path / "out" / "data_shift1" / "blackswan6" / "groundtruth.txt").is_file()
+    for r in runs["base"]:
+        assert set(r["per_sequence"]) == {"blackswan6"} and r["auc"] > 50 and r["J"] > 50
+    d = paired_over_realisations(runs["base"], runs["margin"])
+    assert d.sequences == 2 and d.groups == 1
+    with pytest.raises(RTSTrackError, match="rtstrack eval of bad .* failed"):  # loudly, not with missing scores
+        score_realisations({"bad": ["--set", "no_such_setting=1"]}, tmp_path / "data", tmp_path / "bad", workers=1, count=1)

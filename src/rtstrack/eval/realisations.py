@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rtstrack.errors import InputError, RTSTrackError
+from rtstrack.eval.commands import main_analyze, main_eval
 from rtstrack.eval.compare import PairedDifference, paired_difference
 from rtstrack.eval.trials import make_shifted
 
@@ -66,8 +67,6 @@ def score_all(entries: Mapping[str, Sequence[str]], root: Path, out_dir: Path, w
     """``rtstrack eval`` + ``rtstrack analyze`` of every entry (see :func:`score_realisations`) on
     the folder dataset ``root``: results, ``scores.json`` and the per-sequence ``report.md`` in
     ``out_dir/<label as a folder name>``."""
-    from rtstrack.eval.commands import main_analyze, main_eval
-
     scores = {}
     for label, extra in entries.items():
         out = out_dir / folder_name(label)

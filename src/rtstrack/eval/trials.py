@@ -79,7 +79,7 @@ def median_motion(boxes: np.ndarray) -> float:
     frames with a box, over ``sqrt(w * h)`` of the earlier box. ``boxes`` ``(N, 4)`` ``x, y, w, h``;
     NaN when fewer than two consecutive frames have a box.
 
-    Full-rate video moves little per frame (the 9 dev sequences: 0.31 at most, 0.07 or less in 8);
+    Full-rate video moves little per frame (the 9 dev sequences: 0.31 at most, under 0.08 in 8);
     the sparsely sampled training videos move more (25 of the 44 held-out trials above 0.4).
     """
     boxes = np.asarray(boxes, dtype=float)

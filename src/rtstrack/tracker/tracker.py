@@ -555,14 +555,15 @@ class Tracker:
         """'var' mode: centre of mass and ``seg_to_bb_sz_factor`` standard deviations of the map
         (of its part near the mask with ``search_state_margin``)."""
         st = self.state
-        q = prob.clamp(min=0).float()
+        rows_in, cols_in = slice(0, prob.shape[-2]), slice(0, prob.shape[-1])
         if self.config.search_state_margin is not None:
-            q = _near_mask(q, self.config.search_state_margin)
+            rows_in, cols_in = _near_mask(prob, self.config.search_state_margin)
+        q = prob[rows_in, cols_in].clamp(min=0).float()
         total = q.sum()
         rows = q.sum(dim=-1)
         cols = q.sum(dim=-2)
-        ry = torch.arange(q.shape[-2], dtype=torch.float32, device=q.device)
-        rx = torch.arange(q.shape[-1], dtype=torch.float32, device=q.device)
+        ry = torch.arange(rows_in.start, rows_in.start + q.shape[-2], dtype=torch.float32, device=q.device)
+        rx = torch.arange(cols_in.start, cols_in.start + q.shape[-1], dtype=torch.float32, device=q.device)
         e_y = torch.sum(rows * ry) / total
         e_x = torch.sum(cols * rx) / total
         v_y = torch.sum(rows * (ry - e_y) ** 2) / total
@@ -779,16 +780,14 @@ class Tracker:
         self.clf_memory = None
 
 
-def _near_mask(prob: torch.Tensor, margin: float) -> torch.Tensor:
-    """``prob`` ``(H, W)`` with everything farther than ``margin`` box sizes from the box of its
-    mask (``prob > 0.5``) set to 0; unchanged when the mask is empty."""
+def _near_mask(prob: torch.Tensor, margin: float) -> tuple[slice, slice]:
+    """Rows and columns of the ``(H, W)`` map within ``margin`` box sizes of the box of its mask
+    (``prob > 0.5``); the whole map when the mask is empty."""
     x, y, w, h = mask_to_box(prob > 0.5)
     if (x, y, w, h) == (0.0, 0.0, 1.0, 1.0):
-        return prob
-    near = torch.zeros_like(prob)
+        return slice(0, prob.shape[-2]), slice(0, prob.shape[-1])
     top, left = max(int(y - margin * h), 0), max(int(x - margin * w), 0)
-    near[top : int(y + h + margin * h) + 1, left : int(x + w + margin * w) + 1] = 1
-    return prob * near
+    return slice(top, int(y + h + margin * h) + 1), slice(left, int(x + w + margin * w) + 1)
 
 
 def _max2d(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -328,3 +328,17 @@ def test_search_state_margin_ignores_far_probability():
     assert expected[1][1] > 4 * ((20**2 - 1) / 12) ** 0.5  # the soft edge counts: wider than the mask alone
     pos, size = state[None]  # the reference: pulled and stretched towards the far mass
     assert pos[1] > 150 and size[1] > 5 * 20
+
+
+def test_build_tracker_packaged_settings_or_reference_settings(tmp_path):
+    """What the command line runs: the packaged model with its own settings, or given weights
+    with the reference settings; --set values go on top of either."""
+    from rtstrack.hub import pretrained_weights
+    from rtstrack.tracker import TrackerConfig, build_tracker, pretrained_tracker_config
+
+    packaged = build_tracker()
+    assert packaged.config == pretrained_tracker_config()
+    tuned = build_tracker(settings=["search_state_margin=0.5"])
+    assert tuned.config == pretrained_tracker_config().with_overrides(["search_state_margin=0.5"])
+    from_file = build_tracker(pretrained_weights("default"), settings=["sample_memory_size=8"])
+    assert from_file.config == TrackerConfig(sample_memory_size=8)

@@ -123,3 +123,27 @@ def test_rts_lite_clf_trains_the_instance_branch_alone_among_pasted_look_alikes(
     assert trained and all(n.startswith(("classifier.", "clf_encoder.")) for n in trained)
     assert any(n.startswith("decoder.") for n in frozen) and any(n.startswith("target_model.") for n in frozen)
     assert "sod_paste" in [d.kind for d in cfg.datasets] and cfg.bn_eval
+
+
+def test_pseudo_masks_cli_uses_the_packaged_model_by_default(train_root, tmp_path, capsys):
+    """Without --weights the masks come from the packaged model run with its own settings (its
+    box-to-mask rounds), so they are not the filled box; a bad --set fails before any frame."""
+    from rtstrack.cli import main
+
+    root = tmp_path / "videos"
+    root.mkdir()
+    (root / "otb_car1").symlink_to(train_root / "videos" / "otb_car1")
+    out = tmp_path / "masks"
+    assert main(["pseudo-masks", "--data-root", str(root), "--out", str(out), "--max-frames", "2", "--no-progress"]) == 0
+    seq = next(iter(FolderDataset(root)))
+    files = sorted((out / "otb_car1").glob("*.png"))
+    assert len(files) == 2
+    x, y, w, h = (int(round(v)) for v in seq.boxes[0])
+    mask = cv2.imread(str(files[0]), cv2.IMREAD_GRAYSCALE) > 0
+    inside = mask[y : y + h, x : x + w].sum()
+    assert 0.2 * w * h < inside < 0.98 * w * h  # a segmentation of the car, not empty and not the box
+    assert mask.sum() == inside  # the self-made first mask stays inside the box
+
+    assert main(["pseudo-masks", "--data-root", str(root), "--out", str(tmp_path / "m2"), "--set", "no_such_setting=1"]) == 2
+    assert "no_such_setting" in capsys.readouterr().err
+    assert not (tmp_path / "m2").exists()

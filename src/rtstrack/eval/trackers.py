@@ -81,15 +81,9 @@ def _build(spec: TrackerSpec) -> Any:
     if spec.factory:
         tracker = load_factory(spec.factory)()
     else:
-        from rtstrack.tracker import Tracker  # imported lazily: heavy, and optional for other trackers
-        from rtstrack.tracker.config import resolve_tracker_config
+        from rtstrack.tracker import build_tracker  # imported lazily: heavy, and optional for other trackers
 
-        if spec.weights:
-            config = resolve_tracker_config(spec.settings)
-            tracker = Tracker.from_checkpoint(spec.weights, sta=spec.sta, device=spec.device, config=config)
-        else:
-            config = resolve_tracker_config(spec.settings, pretrained="default")
-            tracker = Tracker.from_pretrained(device=spec.device, config=config)
+        tracker = build_tracker(spec.weights, sta=spec.sta, device=spec.device, settings=spec.settings)
     for method in ("init", "track"):
         if not callable(getattr(tracker, method, None)):
             raise InputError(f"tracker built by {spec.describe()} has no {method}() method")

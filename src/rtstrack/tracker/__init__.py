@@ -2,7 +2,7 @@
 
 from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
 from rtstrack.tracker.multi import MultiFrameResult, MultiTracker, soft_aggregate
-from rtstrack.tracker.tracker import SearchCrop, Tracker, TrackState
+from rtstrack.tracker.tracker import SearchCrop, Tracker, TrackState, build_tracker
 
 __all__ = [
     "MultiFrameResult",
@@ -11,6 +11,7 @@ __all__ = [
     "TrackerConfig",
     "TrackState",
     "Tracker",
+    "build_tracker",
     "pretrained_tracker_config",
     "soft_aggregate",
 ]

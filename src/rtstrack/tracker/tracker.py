@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
 from rtstrack.tracker.box_init import predict_init_mask
 from rtstrack.tracker.components import keep_target_components
-from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
+from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config, resolve_tracker_config
 from rtstrack.tracker.labels import gaussian_label, label_center
 from rtstrack.tracker.memory import SampleMemory
 from rtstrack.tracker.sampling import (
@@ -796,3 +797,17 @@ def _max2d(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     value, col = torch.max(col_max, dim=-1)
     row = row_idx[col]
     return value, torch.stack([row, col])
+
+
+def build_tracker(
+    weights: str | Path | None = None,
+    sta: str | Path | None = None,
+    device: str | torch.device | None = "cpu",
+    settings: Sequence[str] = (),
+) -> Tracker:
+    """The tracker the command line builds: the packaged model with its own settings when
+    ``weights`` is None, else ``weights`` (+ ``sta``) with the reference settings; the
+    ``KEY=VALUE`` ``settings`` (``--set``) go on top of either."""
+    if weights is None:
+        return Tracker.from_pretrained(device=device, config=resolve_tracker_config(settings, pretrained="default"))
+    return Tracker.from_checkpoint(weights, sta=sta, device=device, config=resolve_tracker_config(settings))

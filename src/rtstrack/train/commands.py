@@ -87,10 +87,13 @@ def run_pseudo_masks(args: argparse.Namespace) -> int:
         else:
             seqs = list(FolderDataset(args.data_root))
 
-        def factory():
-            from rtstrack.tracker import Tracker
+        from rtstrack.tracker import build_tracker
+        from rtstrack.tracker.config import resolve_tracker_config
 
-            return Tracker.from_checkpoint(args.weights, sta=args.sta, device=args.device)
+        resolve_tracker_config(args.settings)  # a bad --set fails now, before any frame is read
+
+        def factory():
+            return build_tracker(args.weights, sta=args.sta, device=args.device, settings=args.settings)
 
         report = generate_pseudo_masks(seqs, args.out, factory, stride=args.stride, max_frames=args.max_frames,
                                        overwrite=args.overwrite, progress=not args.no_progress)
@@ -111,8 +114,12 @@ def add_pseudo_masks_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--data-root", required=True, help="dataset folder (generic layout, or a reader's root with --kind)")
     p.add_argument("--out", required=True, help="output folder of the masks")
-    p.add_argument("--weights", required=True, help="RTS weights (official rts50.pth or own .safetensors)")
+    p.add_argument("--weights", default=None,
+                   help="RTS weights (official rts50.pth or own .safetensors), run with the reference settings; "
+                   "default: the packaged model with its own settings")
     p.add_argument("--sta", default=None, help="STA weights (official sta.pth.tar), if not inside --weights")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="tracker setting KEY=VALUE (repeatable) over the model's own, as in rtstrack eval")
     p.add_argument("--kind", default="folder", help="dataset reader: folder (default) or a registered kind")
     p.add_argument("--split", default=None, help="split passed to the reader")
     p.add_argument("--stride", type=int, default=1, help="every k-th frame (LaSOT: 5)")

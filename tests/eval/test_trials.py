@@ -4,9 +4,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from rtstrack.data.folder import FolderDataset
-from rtstrack.eval.trials import make_shifted, make_trials
+from rtstrack.errors import InputError
+from rtstrack.eval.trials import make_shifted, make_trials, split_folds
 
 
 def _sequence(root: Path, name: str, n: int) -> np.ndarray:
@@ -50,3 +52,13 @@ def test_shifted_copy_moves_only_the_first_valid_box(tmp_path):
     # rerunning replaces the copy (links included) instead of failing
     assert make_shifted(tmp_path / "src", tmp_path / "out", (0, 0)) == 1
     np.testing.assert_allclose(next(iter(FolderDataset(tmp_path / "out"))).boxes, boxes)
+
+
+def test_folds_alternate_in_sorted_order_and_refuse_prefix_names():
+    names = ["uav123_boat1", "otb_car1", "otb_basketball", "otb_human3", "uav123_person12"]
+    assert split_folds(names, 2) == [["otb_basketball", "otb_human3", "uav123_person12"], ["otb_car1", "uav123_boat1"]]
+    assert sorted(sum(split_folds(names, 3), [])) == sorted(names)
+    with pytest.raises(InputError, match="prefix"):
+        split_folds(["uav123_person1", "uav123_person11"], 2)  # a source selecting person1 would take in person11
+    with pytest.raises(InputError, match="folds"):
+        split_folds(["otb_car1"], 2)

@@ -27,6 +27,7 @@ import numpy as np
 
 from rtstrack.data.folder import list_images, read_box_file
 from rtstrack.data.sequence import box_visible
+from rtstrack.errors import InputError
 
 #: sequence-name prefixes of the box-only videos in ``shared/data/train/videos``.
 DEFAULT_PREFIXES = ("otb_", "uav123_")
@@ -39,6 +40,22 @@ def trial_source(name: str) -> str:
     Trials of one video are not independent; ``rtstrack analyze --paired --group trial`` uses this."""
     stem, sep, tag = name.rpartition("_")
     return stem if sep and tag in TRIAL_TAGS else name
+
+
+def split_folds(names: list[str], folds: int) -> list[list[str]]:
+    """Cross-validation folds of video names: alternating in sorted order (``names`` sorted, the
+    k-th name to fold ``k % folds``), so that the split is fixed by the names alone.
+
+    Raises InputError when there are fewer names than folds, or when a name is a prefix of
+    another (training sources select videos by name prefix, so a held-out video could leak in)."""
+    names = sorted(names)
+    if folds < 2 or len(names) < folds:
+        raise InputError(f"{folds} folds of {len(names)} videos: need at least 2 folds and a video in each")
+    for a in names:
+        for b in names:
+            if a != b and b.startswith(a):
+                raise InputError(f"video name {a!r} is a prefix of {b!r}: a source selecting {a!r} would take in {b!r}")
+    return [names[k::folds] for k in range(folds)]
 
 
 def trial_orders(num_frames: int) -> dict[str, list[int]]:

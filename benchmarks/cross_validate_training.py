@@ -31,7 +31,7 @@ from rtstrack.data.folder import FolderDataset
 from rtstrack.errors import RTSTrackError
 from rtstrack.eval.realisations import format_difference, mean_scores, paired_over_realisations, score_realisations
 from rtstrack.eval.trials import DEFAULT_PREFIXES, make_trials, split_folds, trial_source
-from rtstrack.hub import PRETRAINED
+from rtstrack.hub import pretrained_cfg
 from rtstrack.tracker import build_tracker
 from rtstrack.train.pseudo_masks import generate_pseudo_masks
 from rtstrack.train.recipes import DatasetSpec, get_config
@@ -44,7 +44,7 @@ SHARED = REPO.parent / "shared"
 
 def packaged_settings_args() -> list[str]:
     """``--set`` arguments that give a ``--weights`` file the packaged model's tracker settings."""
-    return [arg for key, value in PRETRAINED["default"].tracker.items() for arg in ("--set", f"{key}={value!r}")]
+    return [arg for key, value in pretrained_cfg("default").tracker.items() for arg in ("--set", f"{key}={value!r}")]
 
 
 def train_fold(args: argparse.Namespace, videos: Path, pseudo: Path, train_names: list[str], run_dir: Path,

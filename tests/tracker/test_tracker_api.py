@@ -330,7 +330,7 @@ def test_search_state_margin_ignores_far_probability():
     assert pos[1] > 150 and size[1] > 5 * 20
 
 
-def test_build_tracker_packaged_settings_or_reference_settings(tmp_path):
+def test_build_tracker_packaged_settings_or_reference_settings():
     """What the command line runs: the packaged model with its own settings, or given weights
     with the reference settings; --set values go on top of either."""
     from rtstrack.hub import pretrained_weights

@@ -126,9 +126,10 @@ def test_rts_lite_clf_trains_the_instance_branch_alone_among_pasted_look_alikes(
 
 
 def test_pseudo_masks_cli_uses_the_packaged_model_by_default(train_root, tmp_path, capsys):
-    """Without --weights the masks come from the packaged model run with its own settings (its
-    box-to-mask rounds), so they are not the filled box; a bad --set fails before any frame."""
+    """Without --weights the masks are what the packaged model with its own settings (three
+    box-to-mask rounds, mirrored sample) makes from each box; a bad --set fails before any frame."""
     from rtstrack.cli import main
+    from rtstrack.tracker import Tracker
 
     root = tmp_path / "videos"
     root.mkdir()
@@ -143,6 +144,8 @@ def test_pseudo_masks_cli_uses_the_packaged_model_by_default(train_root, tmp_pat
     inside = mask[y : y + h, x : x + w].sum()
     assert 0.2 * w * h < inside < 0.98 * w * h  # a segmentation of the car, not empty and not the box
     assert mask.sum() == inside  # the self-made first mask stays inside the box
+    packaged = Tracker.from_pretrained().init(seq.read_frame(0), box=seq.init_box).mask
+    np.testing.assert_array_equal(mask, packaged)  # not the reference settings' single round
 
     assert main(["pseudo-masks", "--data-root", str(root), "--out", str(tmp_path / "m2"), "--set", "no_such_setting=1"]) == 2
     assert "no_such_setting" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 from rtstrack import __version__
 from rtstrack.errors import ConfigError, InputError, RTSTrackError
+from rtstrack.files import nonempty_path
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -147,7 +148,7 @@ def add_track_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
         "first-frame box unless --box/--mask is given",
     )
     out = p.add_argument_group("outputs")
-    out.add_argument("--out", metavar="DIR", required=True, help="output folder (created; must be empty unless --overwrite)")
+    out.add_argument("--out", metavar="DIR", required=True, type=nonempty_path, help="output folder (created; must be empty unless --overwrite)")
     out.add_argument(
         "--overwrite",
         action="store_true",

@@ -141,6 +141,65 @@ def test_tracker_errors_are_reported_per_sequence(tmp_path, capsys):
         assert "pip install 'rtstrack[ray]'" in capsys.readouterr().err
 
 
+def test_eval_refuses_a_folder_of_another_evaluation(tmp_path, capsys):
+    out = tmp_path / "res"
+    base = ["eval", "--dataset", "dev", "--root", str(DEV), "--out", str(out), "--sequences", "otb_deer", "--no-progress"]
+    assert main(base + ["--tracker", "rtseval_fakes:BoxOnlyTracker"]) == 0
+    first = (out / "otb_deer.txt").read_text()
+    for other in (["--tracker", "rtseval_fakes:HoldTracker"], ["--tracker", "rtseval_fakes:BoxOnlyTracker", "--runs", "2"],
+                  ["--tracker", "rtseval_fakes:BoxOnlyTracker", "--no-resume", "--init", "mask"]):
+        assert main(base + other) == 2
+        err = capsys.readouterr().err
+        assert "holds the results of a different evaluation" in err and "use a new --out" in err
+    # nothing was touched: the results and their description are the first evaluation's
+    assert (out / "otb_deer.txt").read_text() == first and not (out / "run_000").exists()
+    assert json.loads((out / "eval.json").read_text())["tracker"]["factory"] == "rtseval_fakes:BoxOnlyTracker"
+    # the same evaluation resumes, from another spelling of the same root and another device
+    assert main(["eval", "--dataset", "dev", "--root", str(DEV) + "/", "--out", str(out), "--sequences", "otb_deer",
+                 "--no-progress", "--tracker", "rtseval_fakes:BoxOnlyTracker", "--device", "cpu"]) == 0
+    assert "already complete 1" in capsys.readouterr().out
+
+
+def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    res = tmp_path / "res"
+    _write_results(res, {"otb_deer": get_dataset("dev", DEV)["otb_deer"].boxes})
+    analyze = ["analyze", str(res), "--dataset", "dev", "--root", str(DEV)]
+    for extra, message in ((["--json", str(afile / "s.json")], f"{afile} is a file, not a folder"),
+                           (["--plots", str(afile)], "exists and is not a folder"),
+                           (["--report", str(tmp_path)], "is a folder; give a file name")):
+        assert main(analyze + extra) == 2
+        assert message in capsys.readouterr().err
+    assert main(["eval", "--dataset", "dev", "--root", str(DEV), "--out", str(afile), "--no-progress"]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["eval", "--dataset", "dev", "--root", str(DEV), "--out", ""])
+    assert "an empty path is not allowed" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "nope")]) == 2
+    assert "results folder" in capsys.readouterr().err
+
+
+def test_result_files_are_readable_by_others_under_the_usual_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        import importlib
+
+        import rtstrack.files
+
+        importlib.reload(rtstrack.files)  # the mode is taken from the umask at import
+        from rtstrack.eval.results import atomic_write_text
+        from rtstrack.models import build_model, save_weights
+
+        atomic_write_text(tmp_path / "a.txt", "x")  # tempfile.mkstemp makes 0600 files
+        save_weights(tmp_path / "w.safetensors", build_model("tiny"))  # so does safetensors
+        for name in ("a.txt", "w.safetensors"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+    finally:
+        os.umask(old)
+        importlib.reload(rtstrack.files)
+
+
 def _write_results(out: Path, seqs: dict[str, np.ndarray]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, boxes in seqs.items():

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rtstrack.errors import InputError, RTSTrackError
+from rtstrack.files import check_output_file, check_output_folder, nonempty_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -86,7 +87,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _dataset_options(p, required=True)
-    p.add_argument("--out", required=True, help="results folder (run_000.. sub-folders when --runs > 1)")
+    p.add_argument("--out", required=True, type=nonempty_path, help="results folder (run_000.. sub-folders when --runs > 1)")
     p.add_argument("--weights", help="checkpoint (rts50.pth or the project's weights file); default: packaged model")
     p.add_argument("--sta", help="STA checkpoint (sta.pth.tar), with official pytracking weights")
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
@@ -164,9 +165,11 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", help="results folders (from rtstrack eval, pytracking, or the GOT-10k toolkit)")
     _dataset_options(p, required=False)
     p.add_argument("--protocol", choices=PROTOCOLS, default="pytracking", help="metric conventions (default pytracking)")
-    p.add_argument("--json", help="write {results: {auc, op50, op75, precision, norm_precision, ao, [J, F, JF], per_sequence}} here")
-    p.add_argument("--plots", help="folder for success/precision/attribute PNGs")
-    p.add_argument("--report", help="write the markdown report to this file (default: print it)")
+    p.add_argument("--json", type=nonempty_path,
+                   help="write {FOLDER: {auc, op50, op75, precision, norm_precision, ao, [J, F, JF], per_sequence}} "
+                        "here, one entry per results folder")
+    p.add_argument("--plots", type=nonempty_path, help="folder for success/precision/attribute PNGs")
+    p.add_argument("--report", type=nonempty_path, help="write the markdown report to this file (default: print it)")
     p.add_argument("--strict", action="store_true", help="fail when a results folder misses sequences")
     p.add_argument("--masks", action=argparse.BooleanOptionalAction, default=None, help="score masks (default: when present)")
     p.add_argument("--paired", action="store_true",
@@ -194,6 +197,10 @@ def run_analyze_command(args: argparse.Namespace) -> int:
     from rtstrack.eval.report import markdown_report, paired_report, write_json, write_plots
     from rtstrack.eval.trials import trial_source
 
+    missing = [r for r in args.results if not Path(r).is_dir()]
+    if missing:
+        print(f"rtstrack analyze: error: results folder {missing[0]} does not exist (or is not a folder)", file=sys.stderr)
+        return EXIT_USAGE
     recorded = _recorded_dataset(args.results[0])
     dataset_name = args.dataset or recorded.get("dataset")
     root = args.root or recorded.get("root")
@@ -202,6 +209,11 @@ def run_analyze_command(args: argparse.Namespace) -> int:
         print("rtstrack analyze: error: --dataset and --root are required (no eval.json in the results folder)", file=sys.stderr)
         return EXIT_USAGE
     try:
+        for option, path in (("--json", args.json), ("--report", args.report)):
+            if path:
+                check_output_file(path, option)
+        if args.plots:
+            check_output_folder(args.plots, "--plots")
         dataset = get_dataset(dataset_name, root, split, **_dataset_kwargs(args.dataset_arg))
         analyses = analyze_results(args.results, dataset, protocol=args.protocol, strict=args.strict, masks=args.masks)
         report = markdown_report(analyses, dataset_name, args.protocol)
@@ -241,11 +253,11 @@ def add_pack_parser(subparsers) -> argparse.ArgumentParser:
         epilog=PACK_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("server", choices=("got10k", "trackingnet"))
-    p.add_argument("results", help="results folder of the test split")
-    p.add_argument("--root", required=True, help="dataset root")
-    p.add_argument("--split", default="test")
-    p.add_argument("--out", required=True, help="zip file to write")
+    p.add_argument("server", choices=("got10k", "trackingnet"), help="which evaluation server the zip is for")
+    p.add_argument("results", help="results folder of the test split (from rtstrack eval)")
+    p.add_argument("--root", required=True, help="dataset root (the zip lists every sequence of the split)")
+    p.add_argument("--split", default="test", help="dataset split the results are for (default: test)")
+    p.add_argument("--out", required=True, type=nonempty_path, help="zip file to write")
     p.add_argument("--precise", action="store_true", help="pack float boxes instead of pytracking's integers")
     p.set_defaults(func=run_pack_command)
     return p
@@ -256,6 +268,7 @@ def run_pack_command(args: argparse.Namespace) -> int:
     from rtstrack.eval.packing import pack_results
 
     try:
+        check_output_file(args.out, "--out")
         dataset = get_dataset(args.server, args.root, args.split)
         path = pack_results(args.server, Path(args.results), dataset, Path(args.out), precise=args.precise)
     except RTSTrackError as exc:

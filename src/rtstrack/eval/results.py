@@ -30,6 +30,7 @@ import numpy as np
 
 from rtstrack.data.folder import read_box_file
 from rtstrack.errors import InputError
+from rtstrack.files import replace_atomically
 
 SEGMENTATION_DIR = "segmentation"
 FLOAT_DIR = "float"
@@ -67,7 +68,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        os.replace(tmp, path)
+        replace_atomically(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -83,7 +84,7 @@ def atomic_write_png(path: Path, labels: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             im.save(f, format="PNG")
-        os.replace(tmp, path)
+        replace_atomically(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

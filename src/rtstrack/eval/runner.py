@@ -30,7 +30,9 @@ from rtstrack.data.base import mask_box
 from rtstrack.data.registry import dataset_info, get_dataset
 from rtstrack.data.sequence import Sequence
 from rtstrack.errors import DatasetError, InputError
+from rtstrack.files import check_output_folder
 from rtstrack.eval.results import (
+    DONE_DIR,
     ResultsError,
     RunFolder,
     atomic_write_png,
@@ -101,6 +103,7 @@ class EvalConfig:
             raise InputError(f"--init must be 'box' or 'mask', got {self.init!r}")
         if self.backend not in ("local", "ray"):
             raise InputError(f"--backend must be 'local' or 'ray', got {self.backend!r}")
+        check_output_folder(self.out, "--out")
         run_folders_for_writing(Path(self.out), self.runs)
 
 
@@ -357,9 +360,8 @@ def plan_tasks(cfg: EvalConfig, names: list[str]) -> list[tuple[int, str]]:
     return [(run, name) for name in mine for run in range(cfg.runs)]
 
 
-def _write_meta(cfg: EvalConfig, names: list[str]) -> None:
-    out = Path(cfg.out)
-    meta = {
+def _meta(cfg: EvalConfig, names: list[str]) -> dict:
+    return {
         "dataset": dataset_info(cfg.dataset).name,
         "root": str(cfg.root),
         "split": cfg.split,
@@ -368,7 +370,59 @@ def _write_meta(cfg: EvalConfig, names: list[str]) -> None:
         "init": cfg.init,
         "sequences": names,
     }
-    atomic_write_text(out / META_FILE, json.dumps(meta, indent=1))
+
+
+def _identity(meta: dict) -> dict[str, Any]:
+    """What must match for results of two invocations to share one folder: the dataset, the tracker
+    (the device aside: it changes rounding, not what is evaluated), the number of runs and the
+    initialisation. Paths compare resolved, so ``data/dev`` and ``./data/dev/`` are the same."""
+
+    def path(value: Any) -> Any:
+        return str(Path(value).resolve()) if isinstance(value, str) and value else value
+
+    tracker = dict(meta.get("tracker") or {})
+    tracker.pop("device", None)
+    for key in ("weights", "sta"):
+        tracker[key] = path(tracker.get(key))
+    tracker["settings"] = list(tracker.get("settings") or ())
+    return {
+        "dataset": meta.get("dataset"),
+        "root": path(meta.get("root")),
+        "split": meta.get("split"),
+        "tracker": tracker,
+        "runs": meta.get("runs"),
+        "init": meta.get("init"),
+    }
+
+
+def _check_same_evaluation(cfg: EvalConfig, meta: dict) -> None:
+    """Refuse to write into a results folder where an evaluation of something else completed sequences.
+
+    Resuming there would skip the sequences it completed and leave its results beside the new
+    ones, under an ``eval.json`` that describes only the new evaluation; ``--no-resume`` would
+    still keep the sequences this invocation does not run. A folder without completed sequences
+    (its evaluation failed or was stopped early) holds nothing to mix up and is taken over."""
+    out = Path(cfg.out)
+    path = out / META_FILE
+    done_dirs = (out / DONE_DIR, *out.glob(f"run_*/{DONE_DIR}"))
+    completed = any(any(d.glob("*.json")) for d in done_dirs if d.is_dir())
+    if not path.is_file() or not completed:
+        return
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--out {cfg.out}: cannot read its {META_FILE} ({exc}); use another --out") from None
+    old, new = _identity(recorded), _identity(meta)
+    diffs = [f"{key}: {old[key]!r} there, {new[key]!r} now" for key in new if old[key] != new[key]]
+    if diffs:
+        raise InputError(
+            f"--out {cfg.out} holds the results of a different evaluation ({'; '.join(diffs)}). "
+            "Writing there would mix the two: use a new --out, or delete that folder first."
+        )
+
+
+def _write_meta(cfg: EvalConfig, meta: dict) -> None:
+    atomic_write_text(Path(cfg.out) / META_FILE, json.dumps(meta, indent=1))
 
 
 def run_evaluation(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> EvalSummary:
@@ -379,8 +433,10 @@ def run_evaluation(cfg: EvalConfig, log: Callable[[str], None] | None = None) ->
     names = dataset.sequence_names()
     tasks = plan_tasks(cfg, names)
     folders = run_folders_for_writing(Path(cfg.out), cfg.runs)
+    meta = _meta(cfg, names)
+    _check_same_evaluation(cfg, meta)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
-    _write_meta(cfg, names)
+    _write_meta(cfg, meta)
     summary = EvalSummary()
     todo = []
     for run, name in tasks:

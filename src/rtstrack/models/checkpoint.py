@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from rtstrack.errors import CheckpointError, ConfigError
+from rtstrack.files import replace_atomically
 from rtstrack.models.config import RTSNetConfig, STANetConfig
 
 OWN_FORMAT = "rtstrack-weights-v1"
@@ -228,7 +229,7 @@ def save_weights(path: str | Path, rts: nn.Module, sta: nn.Module | None = None,
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    replace_atomically(tmp, path)
 
 
 def read_own_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from rtstrack.errors import RTSTrackError
+from rtstrack.files import nonempty_path
 from rtstrack.train.recipes import apply_overrides
 
 
@@ -59,7 +60,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--config", default="rts50", help="recipe name or .yaml/.json file (default: rts50)")
     p.add_argument("--data-root", required=True, help="folder the recipe's dataset roots are relative to")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, log.csv, weights.safetensors)")
+    p.add_argument("--out", required=True, type=nonempty_path, help="run folder (checkpoints, log.csv, weights.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     p.add_argument("--init", default=None, help="initial weights (official LWL/RTS checkpoint or own .safetensors)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -113,7 +114,7 @@ def add_pseudo_masks_parser(subparsers) -> argparse.ArgumentParser:
         "OUT/<sequence>/<frame stem>.png (0/255). Resumable: existing masks are kept.",
     )
     p.add_argument("--data-root", required=True, help="dataset folder (generic layout, or a reader's root with --kind)")
-    p.add_argument("--out", required=True, help="output folder of the masks")
+    p.add_argument("--out", required=True, type=nonempty_path, help="output folder of the masks")
     p.add_argument("--weights", default=None,
                    help="RTS weights (official rts50.pth or own .safetensors), run with the reference settings; "
                    "default: the packaged model with its own settings")

@@ -20,6 +20,7 @@ import numpy as np
 
 from rtstrack.data.sequence import Sequence, box_visible
 from rtstrack.errors import DatasetError, InputError
+from rtstrack.files import replace_atomically
 
 
 @dataclass
@@ -39,7 +40,7 @@ def write_mask_png(path: Path, mask: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    replace_atomically(tmp, path)
 
 
 def mask_path(out_dir: Path, seq: Sequence, index: int) -> Path:

@@ -36,6 +36,7 @@ import torch.distributed as dist
 from torch import nn
 
 from rtstrack.errors import CheckpointError, ConfigError
+from rtstrack.files import replace_atomically
 from rtstrack.train.data_sources import build_sources
 from rtstrack.train.objective import RTSObjective, unwrap
 from rtstrack.train.processing import RTSProcessing
@@ -154,7 +155,7 @@ def set_rng_state(state: dict) -> None:
 def atomic_torch_save(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     torch.save(obj, tmp)
-    os.replace(tmp, path)
+    replace_atomically(tmp, path)
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:

@@ -83,11 +83,14 @@ keeps them (a second Ctrl-C stops at once)."""
 
 TRACK_EPILOG = """\
 examples:
-  # the bundled demo clip (DAVIS blackswan), then open runs/demo/overlay.mp4
-  rtstrack track --demo --out runs/demo --weights rts50.pth --sta sta.pth.tar
+  # the bundled demo clip (DAVIS blackswan) with the packaged model, then open runs/demo/overlay.mp4
+  rtstrack track --demo --out runs/demo
 
   # a video file and a box x,y,w,h around the target on the first frame
-  rtstrack track clip.mp4 --box 127,73,383,312 --out runs/clip --weights rts50.pth --sta sta.pth.tar
+  rtstrack track clip.mp4 --box 127,73,383,312 --out runs/clip
+
+  # the same with the official RTS-50 networks (download rts50.pth and sta.pth.tar first)
+  rtstrack track clip.mp4 --box 127,73,383,312 --out runs/clip50 --weights rts50.pth --sta sta.pth.tar
 
   # a folder of frames, starting from a mask, on the GPU, also in the pytracking/GOT-10k formats
   rtstrack track frames/ --mask first_mask.png --out runs/seq --device cuda --format pytracking,got10k
@@ -452,7 +455,7 @@ def run_track(args: argparse.Namespace) -> int:
 
 MAIN_EPILOG = """\
 examples:
-  rtstrack track --demo --out runs/demo --weights rts50.pth --sta sta.pth.tar
+  rtstrack track --demo --out runs/demo
   rtstrack track clip.mp4 --box 127,73,383,312 --out runs/clip
   rtstrack eval --dataset folder --root ../shared/data/dev --out results/dev
   rtstrack analyze results/dev --dataset folder --root ../shared/data/dev --plots plots/

@@ -50,6 +50,14 @@ def test_optional_settings_can_be_switched_off():
         ("mask_component_margin=wide", "(float | None)"),  # unset in the reference config: its annotation decides
         ("border_mode=sideways", "use inside, inside_major, replicate or constant"),
         ("learning_rate=2.0", "learning rates must be in (0, 1)"),
+        # out of range: ran before, with drifting boxes (-1) or a crash at frame 3 (0)
+        ("search_area_scale=-1", "search_area_scale=-1: expected a number > 0"),
+        ("search_area_scale=0", "search_area_scale=0: expected a number > 0"),
+        ("net_opt_iter=-1", "net_opt_iter=-1: expected a number >= 0"),
+        ("train_skipping=0", "train_skipping=0: expected an integer >= 1"),
+        ("search_state_margin=-0.5", "search_state_margin=-0.5: expected a number >= 0"),
+        ("init_samples_minimum_weight=2", "expected a number in [0, 1]"),
+        ("max_scale_change=(1.2, 0.8)", "expected (low, high) with 0 < low <= 1 <= high"),
     ],
 )
 def test_bad_settings_are_config_errors(item, message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -96,6 +97,65 @@ def test_resume_equals_uninterrupted_standin(train_root, tmp_path, standin_facto
 def test_resume_equals_uninterrupted_tiny_network(train_root, tmp_path):
     full = _tiny_resume_case(train_root, tmp_path)
     assert len(full.history) == 4
+
+
+def _interrupt_at_third_forward(factory):
+    calls = []
+
+    def wrapped(name):
+        net = factory(name)
+        fwd = net.forward
+
+        def forward(*a, **k):
+            calls.append(1)
+            if len(calls) == 3:  # Ctrl-C in the middle of step 3 of 4
+                os.kill(os.getpid(), signal.SIGINT)
+            return fwd(*a, **k)
+
+        net.forward = forward
+        return net
+
+    return wrapped
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(train_root, tmp_path, standin_factory):
+    cfg = small_config(steps_per_epoch=2, batch_size=1, epochs=2)
+    cfg.processing.image_size = (64, 96)
+    full = _run(cfg, train_root, tmp_path / "full", standin_factory)
+    part1 = _run(cfg, train_root, tmp_path / "part", _interrupt_at_third_forward(standin_factory))
+    assert part1.interrupted and part1.global_step == 3  # step 3 completed, step 4 not started
+    assert [p.name for p in list_checkpoints(tmp_path / "part")][-1] == "ckpt_e0001_s000001.pth"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    part2 = _run(cfg, train_root, tmp_path / "part", standin_factory, resume=True)
+    assert not part2.interrupted
+    assert [h["loss"] for h in part1.history + part2.history] == [h["loss"] for h in full.history]
+
+
+def test_ctrl_c_while_the_loader_workers_die_still_saves(train_root, tmp_path, standin_factory, monkeypatch):
+    """Ctrl-C reaches the DataLoader's worker processes too; they exit, and the main process's next
+    fetch fails. Steps done until then are complete, so the run checkpoints them."""
+    cfg = small_config(steps_per_epoch=2, batch_size=1, epochs=2)
+    cfg.processing.image_size = (64, 96)
+    real_loader = Trainer._loader
+
+    def dying_loader(self, dataset, sampler):
+        for k, batch in enumerate(real_loader(self, dataset, sampler)):
+            if self.global_step == 1 and k == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+                raise RuntimeError("DataLoader worker (pid 12345) exited unexpectedly")
+            yield batch
+
+    monkeypatch.setattr(Trainer, "_loader", dying_loader)
+    res = _run(cfg, train_root, tmp_path / "run", standin_factory)
+    assert res.interrupted and res.global_step == 1
+    assert [p.name for p in list_checkpoints(tmp_path / "run")][-1] == "ckpt_e0000_s000001.pth"
+    monkeypatch.setattr(Trainer, "_loader", real_loader)
+    with pytest.raises(RuntimeError, match="exited unexpectedly"):  # without a Ctrl-C it is an error
+        def broken(self, dataset, sampler):
+            raise RuntimeError("DataLoader worker (pid 12345) exited unexpectedly")
+            yield
+        monkeypatch.setattr(Trainer, "_loader", broken)
+        _run(cfg, train_root, tmp_path / "run2", standin_factory)
 
 
 def test_tiny_recipe_few_iterations_via_cli(train_root, tmp_path):

@@ -80,6 +80,14 @@ class TrackerConfig:
     aggregation_eps: float = 1e-7  # clamp of the background probability in the soft aggregation
 
     def __post_init__(self) -> None:
+        for names, ok, expected in _RANGES:
+            for name in names:
+                value = getattr(self, name)
+                if value is not None and not ok(value):
+                    raise ConfigError(f"tracker setting {name}={value!r}: expected {expected}")
+        low, high = self.max_scale_change
+        if not 0 < low <= 1 <= high:
+            raise ConfigError(f"max_scale_change={self.max_scale_change!r}: expected (low, high) with 0 < low <= 1 <= high")
         if self.border_mode not in ("inside", "inside_major", "replicate", "constant"):
             raise ConfigError(f"border_mode={self.border_mode!r}: use inside, inside_major, replicate or constant")
         if self.sample_memory_size < 1 or self.clf_sample_memory_size < 6:
@@ -122,9 +130,25 @@ class TrackerConfig:
             changes[key] = value
         try:
             return replace(self, **changes)
+        except ConfigError:
+            raise
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"tracker settings {list(items)}: {exc}") from None
 
+
+_RANGES = (
+    (("search_area_scale", "sta_search_area_scale", "seg_to_bb_sz_factor", "clf_output_sigma_factor",
+      "clf_target_neighborhood_scale", "clf_displacement_scale", "clf_min_target_size_px", "patch_max_scale_change"),
+     lambda v: v > 0, "a number > 0"),
+    (("train_skipping", "train_sample_interval", "clf_train_skipping"), lambda v: v >= 1, "an integer >= 1"),
+    (("alr_init_buff", "clf_alr_init_buff", "net_opt_iter", "net_opt_update_iter", "clf_net_opt_iter",
+      "clf_net_opt_update_iter", "clf_net_opt_hn_iter", "min_mask_area", "search_state_margin",
+      "mask_component_margin", "target_inside_ratio", "aggregation_eps"),
+     lambda v: v >= 0, "a number >= 0"),
+    (("init_samples_minimum_weight", "self_init_min_fraction"), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    (("clf_hard_negative_learning_rate",), lambda v: 0 < v < 1, "a number in (0, 1)"),
+)
+"""Allowed values of the numeric settings (None, where a field allows it, is checked by type)."""
 
 _KINDS = {"bool": bool, "int": int, "float": float, "str": str, "tuple": tuple}
 

@@ -20,6 +20,23 @@ from rtstrack.files import nonempty_path
 from rtstrack.train.recipes import apply_overrides
 
 
+TRAIN_EXAMPLES = """examples:
+  rtstrack train --config tiny --data-root ../shared/data/train --out runs/tiny --device cpu    # a smoke run
+  rtstrack train --config rts_lite --data-root train_half --out runs/lite --time-limit 170     # stop in time...
+  rtstrack train --config rts_lite --data-root train_half --out runs/lite --resume             # ...and go on
+  rtstrack train --config rts50 --data-root /data --out runs/rts50 --init lwl_stage2.pth --device cuda
+  torchrun --nproc_per_node 8 -m rtstrack.cli train --config rts50 --data-root /data --out runs/rts50
+  rtstrack train --config tiny ... --set epochs=2 --set optim.milestones=[1]                   # change a field
+
+Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits with 130; --resume
+continues from there (docs/training.md)."""
+
+PSEUDO_MASKS_EXAMPLES = """examples:
+  rtstrack pseudo-masks --data-root ../shared/data/train/videos --out pseudo   # packaged model, every frame
+  rtstrack pseudo-masks --kind lasot --split train --data-root /data/LaSOT --stride 5 --out lasot_masks \\
+      --weights rts50.pth --sta sta.pth.tar --device cuda"""
+
+
 def run_train(args: argparse.Namespace) -> int:
     from rtstrack.train.recipes import get_config
     from rtstrack.train.trainer import RunOptions, Trainer
@@ -47,6 +64,10 @@ def run_train(args: argparse.Namespace) -> int:
     except RTSTrackError as exc:
         print(f"rtstrack train: error: {exc}", file=sys.stderr)
         return 2
+    if result.interrupted:
+        print(f"interrupted after step {result.global_step} (epoch {result.epoch + 1}); checkpoint saved in "
+              f"{Path(args.out) / 'checkpoints'}: run the same command with --resume to continue", file=sys.stderr)
+        return 130
     print(f"trained to epoch {result.epoch}, step {result.global_step}; run folder: {args.out}")
     return 0
 
@@ -57,6 +78,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
         help="train an RTS network (single process, or under torchrun for DDP)",
         description="Train RTS with a named recipe (rts50, tiny, rts_lite) or a YAML/JSON config file. "
         "Multi-GPU / multi-node: torchrun --nproc_per_node N -m rtstrack.cli train ... (gloo on CPU).",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", default="rts50", help="recipe name or .yaml/.json file (default: rts50)")
     p.add_argument("--data-root", required=True, help="folder the recipe's dataset roots are relative to")
@@ -112,6 +135,8 @@ def add_pseudo_masks_parser(subparsers) -> argparse.ArgumentParser:
         help="make training masks for a box-only dataset with the box->mask (STA) initialisation",
         description="For every annotated frame, run Tracker.init(frame, box=box) and save its mask as "
         "OUT/<sequence>/<frame stem>.png (0/255). Resumable: existing masks are kept.",
+        epilog=PSEUDO_MASKS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data-root", required=True, help="dataset folder (generic layout, or a reader's root with --kind)")
     p.add_argument("--out", required=True, type=nonempty_path, help="output folder of the masks")

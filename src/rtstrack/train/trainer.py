@@ -25,6 +25,8 @@ import math
 import os
 import random
 import re
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,6 +237,39 @@ class RunLogger:
                 self.tb.close()
 
 
+class _StopRequest:
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM during :meth:`Trainer.fit` into a request to stop
+    after the current optimiser step and checkpoint; a second one interrupts at once, as usual.
+
+    Installed only in the main thread (signal handlers cannot be set elsewhere); restored on exit.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self._restore()  # the next signal acts at once
+        log.warning("%s: stopping after the current step and saving a checkpoint (press Ctrl-C again to stop "
+                    "at once, without one)", signal.Signals(signum).name)
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def __exit__(self, *exc: Any) -> None:
+        self._restore()
+
+
 # ----------------------------------------------------------------------------- trainer
 @dataclass
 class RunOptions:
@@ -263,6 +298,8 @@ class RunOptions:
 class TrainResult:
     global_step: int
     epoch: int
+    #: True when a Ctrl-C or SIGTERM stopped the run (after its last complete step, checkpointed).
+    interrupted: bool = False
     history: list[dict] = field(default_factory=list)  # one dict per optimiser step (this process)
     val_history: list[dict] = field(default_factory=list)
 
@@ -418,13 +455,19 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         self._setup()
-        cfg = self.cfg
-        epochs = self.opts.epochs if self.opts.epochs is not None else cfg.epochs
-        iters = cfg.iters_per_epoch
-        accum = cfg.grad_accum_steps
+        epochs = self.opts.epochs if self.opts.epochs is not None else self.cfg.epochs
         result = TrainResult(self.global_step, self.epoch)
         stop = self.opts.stop_after_steps
         started = time.time()
+        with _StopRequest() as stop_request:
+            self._fit_epochs(epochs, stop, started, stop_request, result)
+        result.global_step, result.epoch = self.global_step, self.epoch
+        return result
+
+    def _fit_epochs(self, epochs: int, stop: int | None, started: float, stop_request: _StopRequest, result: TrainResult) -> None:
+        cfg = self.cfg
+        iters = cfg.iters_per_epoch
+        accum = cfg.grad_accum_steps
         try:
             from tqdm import tqdm
         except ImportError:  # pragma: no cover - tqdm is a dependency
@@ -445,7 +488,19 @@ class Trainer:
                 window_n, t0 = 0, time.time()
                 micro = 0
                 interrupted = False
-                for batch in self._loader(self.train_set, sampler):
+                batches = iter(self._loader(self.train_set, sampler))
+                while True:
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        break
+                    except RuntimeError:
+                        # Ctrl-C also reaches the loader's worker processes, which then exit; the
+                        # steps done so far are complete, so this is the place to stop and save.
+                        if not stop_request.requested:
+                            raise
+                        interrupted = result.interrupted = True
+                        break
                     last = (micro + 1) % accum == 0
                     ctx = self.model.no_sync() if (self.dist.enabled and not last) else _null()
                     with ctx:
@@ -470,7 +525,8 @@ class Trainer:
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{out.stats['loss']:.3f}")
-                    stopping = (stop is not None and self.global_step >= stop) or self._out_of_time(started)
+                    stopping = (stop is not None and self.global_step >= stop) or self._must_stop(started, stop_request)
+                    result.interrupted = result.interrupted or (stopping and stop_request.requested)
                     if self.global_step % max(1, cfg.log_every) == 0 or self.step_in_epoch == iters or stopping:
                         row = self._reduce(window, window_n)
                         row.update(kind="train", epoch=self.epoch + 1, step_in_epoch=self.step_in_epoch,
@@ -498,14 +554,14 @@ class Trainer:
                 self.save_checkpoint()
         finally:
             self.logger.close()
-        result.global_step, result.epoch = self.global_step, self.epoch
-        return result
 
-    def _out_of_time(self, started: float) -> bool:
-        """True once the run's time budget is spent (decided on rank 0, shared with all ranks)."""
-        if self.opts.time_limit_s is None:
-            return False
-        flag = torch.tensor([float(time.time() - started > self.opts.time_limit_s)])
+    def _must_stop(self, started: float, stop_request: _StopRequest) -> bool:
+        """True once the run's time budget is spent or a stop was requested (Ctrl-C, SIGTERM);
+        decided on rank 0 and shared with all ranks, so that they stop at the same step."""
+        if self.opts.time_limit_s is None and not self.dist.enabled:
+            return stop_request.requested
+        out_of_time = self.opts.time_limit_s is not None and time.time() - started > self.opts.time_limit_s
+        flag = torch.tensor([float(out_of_time or stop_request.requested)])
         if self.dist.enabled:
             dist.broadcast(flag, src=0)
         return bool(flag.item())

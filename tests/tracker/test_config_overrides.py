@@ -56,7 +56,7 @@ def test_optional_settings_can_be_switched_off():
         ("net_opt_iter=-1", "net_opt_iter=-1: expected a number >= 0"),
         ("train_skipping=0", "train_skipping=0: expected an integer >= 1"),
         ("search_state_margin=-0.5", "search_state_margin=-0.5: expected a number >= 0"),
-        ("init_samples_minimum_weight=2", "expected a number in [0, 1]"),
+        ("init_samples_minimum_weight=2", "init_samples_minimum_weight=2: expected a number in"),
         ("max_scale_change=(1.2, 0.8)", "expected (low, high) with 0 < low <= 1 <= high"),
     ],
 )

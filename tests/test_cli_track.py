@@ -387,8 +387,15 @@ def test_corrupt_frame_in_a_video(tmp_path: Path) -> None:
 def test_box_outside_the_first_frame(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = run_cli("track", BLACKSWAN, "--box", "900,10,20,20", "--out", out, "--tracker", DRIFT)
-    assert_one_error_line(proc, 1, "--box 900,10,20,20 is outside the first frame (854x480")
+    assert_one_error_line(proc, 1, "--box 900,10,20,20 lies outside the first frame (854x480")
     assert not out.exists()
+
+
+def test_box_partly_outside_the_first_frame_is_clipped_with_a_warning(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli("track", BLACKSWAN, "--box=-50,-20,100,100", "--out", out, "--tracker", DRIFT, "--max-frames", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "extends beyond the 854x480 frame; tracking starts from its part inside: 0,0,50,80" in proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -45,12 +45,20 @@ def test_parse_box_errors_name_the_value(text: str, fragment: str) -> None:
 
 def test_box_must_overlap_the_frame() -> None:
     shape = (480, 854, 3)
-    check_box_in_frame((0, 0, 10, 10), shape)
-    check_box_in_frame((-5, -5, 10, 10), shape)  # partly outside is allowed
-    check_box_in_frame((850, 470, 30, 30), shape)
+    assert check_box_in_frame((0, 0, 40, 40), shape) == []
+    # partly outside is allowed, with a warning that says what is used
+    assert check_box_in_frame((-50, -20, 100, 100), shape) == [
+        "--box -50,-20,100,100 extends beyond the 854x480 frame; tracking starts from its part inside: 0,0,50,80"
+    ]
+    clipped, small = check_box_in_frame((850, 470, 30, 30), shape)  # 4 x 10 px inside: clipped and small
+    assert "part inside: 850,470,4,10" in clipped and "covers 40 px²" in small
+    (small,) = check_box_in_frame((300, 200, 5, 5), shape)
+    assert "covers 25 px² of the frame" in small
     for box in [(854, 0, 10, 10), (-10, 0, 10, 10), (0, 480, 5, 5), (1000, 1000, 5, 5)]:
         with pytest.raises(InputError, match=r"outside the first frame \(854x480"):
             check_box_in_frame(box, shape)
+    with pytest.raises(InputError, match="smaller than one pixel.*not fractions"):  # normalised coordinates?
+        check_box_in_frame((0.2, 0.3, 0.5, 0.5), shape)
 
 
 def test_read_mask_binary_palette_and_colour(tmp_path: Path) -> None:

@@ -53,6 +53,13 @@ def test_box_partly_outside_is_clipped():
     assert first.box == (0.0, 100.0, 30.0, 20.0)
 
 
+def _square_mask(box: tuple[int, int, int, int]) -> np.ndarray:
+    x, y, w, h = box
+    mask = np.zeros((120, 160), bool)
+    mask[y : y + h, x : x + w] = True
+    return mask
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
@@ -62,7 +69,10 @@ def test_box_partly_outside_is_clipped():
         ({"box": (500, 500, 20, 20)}, "outside"),
         ({"box": (1, 2, 3)}, "4 numbers"),
         ({"mask": np.zeros((120, 160), bool)}, "empty"),
-        ({"mask": np.ones((60, 80), bool)}, "does not match the frame size"),
+        ({"mask": np.ones((60, 80), bool)}, r"mask shape \(60, 80\): expected \(120, 160\)"),
+        ({"mask": np.ones((120, 160, 3), bool)}, "one channel"),
+        ({"box": (10.2, 10.3, 0.5, 0.5)}, "smaller than one pixel"),
+        ({"box": (100, 100, 20, 10), "mask": _square_mask((10, 10, 20, 20))}, "the box .* and the mask disagree"),
         ({}, "needs box"),
     ],
 )

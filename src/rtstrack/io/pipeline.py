@@ -256,13 +256,16 @@ def _call_multi_tracker(
     return results, [elapsed / count] * count
 
 
-def _resolve_prompts(prompts: list[Prompt], frame: np.ndarray) -> list[tuple[Box | None, np.ndarray | None]]:
+def _resolve_prompts(
+    prompts: list[Prompt], frame: np.ndarray, warn: Callable[[str], None]
+) -> list[tuple[Box | None, np.ndarray | None]]:
     """Check every prompt against the first frame (before any output is created)."""
     resolved = []
     for k, prompt in enumerate(prompts):
         label = "--box" if len(prompts) == 1 else f"--box (object {k + 1})"
         if prompt.box is not None:
-            check_box_in_frame(prompt.box, frame.shape, label=label)
+            for note in check_box_in_frame(prompt.box, frame.shape, label=label):
+                warn(note)
             resolved.append((prompt.box, None))
         else:
             assert prompt.mask_path is not None
@@ -319,7 +322,8 @@ def run_tracking(
             several: ``obj1/``, ``obj2/``, ... each with its own ``boxes.txt`` and ``masks/``.
         options: see :class:`TrackOptions`.
         meta: extra facts copied into ``summary.json`` (model, device, load time, command).
-        warn: where bad-frame warnings go (one line each).
+        warn: where warnings go (one line each): bad frames, a box partly outside the first frame
+            or around a very small target.
 
     Returns:
         The :class:`RunReport` (also written to ``out_dir/summary.json``). Failures during the run
@@ -445,7 +449,7 @@ def run_tracking(
                 frame = item.image
                 assert frame is not None
                 if not outputs:  # first good frame: check prompts, create outputs, init
-                    resolved = _resolve_prompts(prompts, frame)
+                    resolved = _resolve_prompts(prompts, frame, warn)
                     frame_shape = frame.shape
                     for k in range(len(prompts)):
                         folder = out_dir / f"obj{k + 1}" if several else out_dir

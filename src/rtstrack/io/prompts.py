@@ -83,21 +83,44 @@ def parse_mask_path(text: str) -> Path:
     return path
 
 
-def check_box_in_frame(box: Box, frame_shape: tuple[int, ...], label: str = "--box") -> None:
-    """Refuse a box that lies entirely outside an ``(H, W, ...)`` frame.
+SMALL_TARGET_AREA = 100.0
+"""Box area (px²) at or below which a target is hard to track: RTS treats a mask of this size as
+lost (``TrackerConfig.min_mask_area``), and any tracker has few pixels to go on."""
+
+
+def check_box_in_frame(box: Box, frame_shape: tuple[int, ...], label: str = "--box") -> list[str]:
+    """Refuse a box that lies outside an ``(H, W, ...)`` frame or is smaller than a pixel.
+
+    Returns:
+        Warnings for a box that is accepted but may not do what the user meant: partly outside
+        the frame (trackers start from its part inside), or a very small target.
 
     Raises:
         InputError: saying the frame size and the box.
     """
     height, width = frame_shape[:2]
     x, y, w, h = box
-    overlap_w = min(x + w, width) - max(x, 0.0)
-    overlap_h = min(y + h, height) - max(y, 0.0)
-    if overlap_w < 1 or overlap_h < 1:  # less than one pixel inside
+    text = f"{label} {x:g},{y:g},{w:g},{h:g}"
+    if w < 1 or h < 1:
         raise InputError(
-            f"{label} {x:g},{y:g},{w:g},{h:g} is outside the first frame ({width}x{height} pixels);"
-            f" expected x in [0, {width}), y in [0, {height}) with w, h > 0"
+            f"{text} is smaller than one pixel (w={w:g}, h={h:g}); boxes are x,y,w,h in pixels of the "
+            f"{width}x{height} frame, not fractions of it"
         )
+    x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height)
+    if x1 - x0 < 1 or y1 - y0 < 1:  # less than one pixel inside
+        raise InputError(
+            f"{text} lies outside the first frame ({width}x{height} pixels): less than one pixel of it is "
+            f"inside; x runs from 0 to {width}, y from 0 to {height}"
+        )
+    notes = []
+    if (x0, y0, x1, y1) != (x, y, x + w, y + h):
+        notes.append(f"{text} extends beyond the {width}x{height} frame; tracking starts from its part inside: "
+                     f"{x0:g},{y0:g},{x1 - x0:g},{y1 - y0:g}")
+    if (x1 - x0) * (y1 - y0) <= SMALL_TARGET_AREA:
+        notes.append(f"{text} covers {(x1 - x0) * (y1 - y0):.0f} px² of the frame; a target that small is hard to "
+                     f"segment and track (RTS treats masks of {SMALL_TARGET_AREA:.0f} px² or less as lost): a "
+                     f"higher-resolution video helps")
+    return notes
 
 
 def read_mask_png(path: Path, frame_shape: tuple[int, ...]) -> np.ndarray:

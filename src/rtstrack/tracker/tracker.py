@@ -219,10 +219,13 @@ class Tracker:
         x, y, w, h = values
         if w <= 0 or h <= 0:
             raise InputError(f"box width and height must be > 0, got w={w}, h={h}")
+        if w < 1 or h < 1:
+            raise InputError(f"box {values} is smaller than one pixel; boxes are (x, y, w, h) in pixels, not "
+                             f"fractions of the frame")
         x0, y0 = max(x, 0.0), max(y, 0.0)
         x1, y1 = min(x + w, float(width)), min(y + h, float(height))
         if x1 - x0 < 1 or y1 - y0 < 1:
-            raise InputError(f"box {values} lies outside the {width}x{height} frame")
+            raise InputError(f"box {values} lies outside the {width}x{height} frame (less than one pixel of it inside)")
         return (x0, y0, x1 - x0, y1 - y0)
 
     # ------------------------------------------------------------------------------------ init
@@ -246,13 +249,19 @@ class Tracker:
         if mask is not None:
             mask = np.asarray(mask)
             if mask.shape != (height, width):
-                raise InputError(f"mask shape {mask.shape} does not match the frame size {(height, width)}")
+                raise InputError(f"mask shape {mask.shape}: expected {(height, width)}, the frame's height and "
+                                 f"width, one channel")
             if not mask.any():
                 raise InputError("the initial mask is empty")
             init_mask = torch.from_numpy(mask > 0).float().to(self.device)
             if box is None:
                 box = mask_to_box(init_mask)
         box = self._check_box(box, height, width)
+        if mask is not None:
+            x, y, w, h = (int(round(v)) for v in box)
+            if not mask[y : y + max(h, 1), x : x + max(w, 1)].any():
+                raise InputError(f"the box {box} and the mask disagree: no mask pixel lies inside the box "
+                                 f"(give the mask alone, and its box is used)")
         image = self._to_tensor(frame)
         self._init_state(image, box)
         self._init_classifier(image)

@@ -178,6 +178,15 @@ def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
     assert "an empty path is not allowed" in capsys.readouterr().err
     assert main(["analyze", str(tmp_path / "nope")]) == 2
     assert "results folder" in capsys.readouterr().err
+    assert main(["eval", "--dataset", "dev", "--root", str(DEV), "--out", str(tmp_path / "r"), "--sequences", "otb_deer",
+                 "--weights", str(tmp_path / "nope.pth")]) == 2
+    assert capsys.readouterr().err.strip().endswith("nope.pth: file not found")  # once, not once per sequence
+
+
+def test_no_progress_bars_in_logs(tmp_path, capsys):
+    assert main(["eval", "--dataset", "dev", "--root", str(DEV), "--out", str(tmp_path / "r"), "--sequences", "otb_deer",
+                 "--tracker", "rtseval_fakes:BoxOnlyTracker"]) == 0
+    assert "frames:" not in capsys.readouterr().err  # stderr is not a terminal here
 
 
 def test_result_files_are_readable_by_others_under_the_usual_umask(tmp_path):

@@ -118,6 +118,25 @@ def test_other_tracker_result_shapes(tmp_path: Path) -> None:
     assert report.frames == 1
 
 
+class NoBoxAtInitTracker(BareBoxTracker):
+    """init returns a result without a box (it was given a mask): the prompt's box is used."""
+
+    def init(self, frame, box=None, mask=None):
+        return SimpleNamespace(box=None, mask=mask)
+
+
+def test_an_init_result_without_a_box_takes_the_prompts(tmp_path: Path) -> None:
+    import cv2
+
+    mask = np.zeros((H, W), np.uint8)
+    mask[10:20, 30:40] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    report, _ = run(tmp_path / "out", frames(3), prompts=[Prompt(mask_path=tmp_path / "m.png", text="m.png")],
+                    trackers=[NoBoxAtInitTracker()])
+    assert report.status == "completed", report.message
+    np.testing.assert_allclose(read_boxes(tmp_path / "out" / "boxes.txt"), [(30, 10, 10, 10), (1, 2, 3, 4), (1, 2, 3, 4)])
+
+
 def test_mask_prompt_and_two_objects(tmp_path: Path) -> None:
     import cv2
 

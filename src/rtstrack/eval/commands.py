@@ -15,7 +15,7 @@ from pathlib import Path
 from rtstrack.errors import InputError, RTSTrackError
 from rtstrack.files import check_output_file, check_output_folder, nonempty_path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 EVAL_EXAMPLES = """examples:
   rtstrack eval --dataset lasot --root /data/LaSOT --weights rts50.pth --sta sta.pth.tar \\
@@ -103,7 +103,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-masks", dest="save_masks", action="store_false", help="do not write mask PNGs")
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="local processes (default) or Ray")
     p.add_argument("--address", help="Ray cluster address (with --backend ray), e.g. auto")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=run_eval_command)
     return p
 
@@ -132,12 +133,16 @@ def run_eval_command(args: argparse.Namespace) -> int:
             init=args.init,
             save_masks=args.save_masks,
             threads_per_worker=args.threads,
-            progress=args.progress,
+            progress=sys.stderr.isatty() if args.progress is None else args.progress,
         )
         summary = run_evaluation(cfg)
     except RTSTrackError as exc:
         print(f"rtstrack eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"rtstrack eval: interrupted; the completed sequences are kept in {args.out}: run the same "
+              f"command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(
         f"done {len(summary.done)}, already complete {len(summary.skipped)}, failed {len(summary.failed)}; "
         f"{summary.frames} frames in {summary.seconds:.1f} s -> {args.out}"

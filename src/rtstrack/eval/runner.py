@@ -17,6 +17,7 @@ import multiprocessing as mp
 import os
 import queue as queue_mod
 import random
+import signal
 import sys
 import time
 import traceback
@@ -340,6 +341,10 @@ _WORKER: _Worker | None = None
 
 def _pool_init(cfg: EvalConfig, progress_queue: Any) -> None:
     global _WORKER
+    # Ctrl-C is the main process's to handle: it stops the pool, and the completed sequences are
+    # kept (each is written atomically, its marker last). Workers that also caught it would print
+    # their own tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = _Worker(cfg, progress_queue.put if progress_queue is not None else None)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -42,6 +43,10 @@ class TrackerSpec:
     settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.factory:  # fail now, not once per sequence in every worker
+            for option, path in (("--weights", self.weights), ("--sta", self.sta)):
+                if path and not Path(path).is_file():
+                    raise InputError(f"{option} {path}: file not found")
         if self.settings:
             if self.factory:
                 raise InputError("--set changes the RTS tracker's settings; it does not apply to --tracker factories")

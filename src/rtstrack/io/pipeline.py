@@ -148,13 +148,16 @@ class _Result:
 
 def _as_result(raw: Any, frame_shape: tuple[int, ...], frame_number: int, fallback: _Result | None) -> _Result:
     """Accept a FrameResult-like object (``.box``, optional ``.mask``/``.found``/``.score``), a bare
-    4-number box, or ``None`` (allowed from ``init`` only: the prompt is used)."""
+    4-number box, or ``None`` (allowed from ``init`` only: the prompt is used; so is the prompt's
+    box when an init result's ``.box`` is None)."""
     if raw is None:
         if fallback is None:
             raise TrackerFailure(f"the tracker returned nothing on frame {frame_number}")
         return fallback
     if hasattr(raw, "box"):
         box, mask = raw.box, getattr(raw, "mask", None)
+        if box is None and fallback is not None:
+            box = fallback.box
         found = bool(getattr(raw, "found", True))
         score = getattr(raw, "score", float("nan"))
     else:

@@ -34,18 +34,30 @@ def test_truncated_file(rts50_seed0, tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_official(tmp_path / "nope.pth")
+    with pytest.raises(CheckpointError, match="is a folder; give the checkpoint file"):
+        load_official(tmp_path)
 
 
 class _Evil:
+    """Unpickling this runs a shell command that creates the file ``_Evil.marker``."""
+
+    marker = None
+
     def __reduce__(self):
-        return (os.system, ("echo should-not-run",))
+        return (os.system, (f"touch {self.marker}",))
 
 
-def test_global_outside_the_allow_list_is_refused(tmp_path):
+@pytest.mark.parametrize("layout", ["zip", "legacy"])
+def test_global_outside_the_allow_list_is_refused(tmp_path, layout):
+    _Evil.marker = tmp_path / "code-ran"
     path = tmp_path / "evil.pth"
-    torch.save({"net": {}, "payload": _Evil()}, path, pickle_module=pickle)
+    if layout == "zip":  # torch.save's format
+        torch.save({"net": {}, "payload": _Evil()}, path, pickle_module=pickle)
+    else:  # a bare pickle, which torch reads with its legacy loader (pickle_module.load)
+        path.write_bytes(pickle.dumps({"net": {}, "payload": _Evil()}))
     with pytest.raises(CheckpointError, match=r"(posix|os|nt)\.system.*allow-list"):
         read_official_checkpoint(path)
+    assert not _Evil.marker.exists()
 
 
 def test_not_a_pytracking_checkpoint(tmp_path):

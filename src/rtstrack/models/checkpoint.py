@@ -79,7 +79,13 @@ class _AllowListUnpickler(pickle.Unpickler):
         )
 
 
-_pickle_module = SimpleNamespace(Unpickler=_AllowListUnpickler, load=pickle.load, __name__="rtstrack_safe_pickle")
+def _allow_list_load(file: Any, **kwargs: Any) -> Any:
+    """``pickle.load`` through the allow-list: torch reads a legacy (non-zip) checkpoint's header
+    and records with ``pickle_module.load``, so a plain ``pickle.load`` there would run the file's code."""
+    return _AllowListUnpickler(file, **kwargs).load()
+
+
+_pickle_module = SimpleNamespace(Unpickler=_AllowListUnpickler, load=_allow_list_load, __name__="rtstrack_safe_pickle")
 
 
 def read_official_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -93,6 +99,8 @@ def read_official_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
         CheckpointError: missing/truncated/unreadable file, a global outside the allow-list, no ``net``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give the checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:

@@ -1,4 +1,5 @@
 import json
+import re
 
 import cv2
 import numpy as np
@@ -77,6 +78,40 @@ def test_config_files_and_overrides(tmp_path):
         get_config("rts51")
     cfg = apply_overrides(get_config("tiny"), ["loss.seg_weight=3", "optim.milestones=[1,2]", "name=x"])
     assert cfg.loss.seg_weight == 3 and cfg.optim.milestones == [1, 2] and cfg.name == "x"
+
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"base": "tiny", "epochs": "three"}', "epochs: expected int, got 'three'"),
+        ('{"base": "tiny", "optim": {"milestones": 4}}', "optim.milestones: expected list[int], got 4"),
+        ('{"base": "tiny", "batch_size": 2.5}', "batch_size: expected int, got 2.5"),
+        ('{"base": "tiny", "processing": {"image_size": [96]}}', "image_size: expected tuple[int, int] | None"),
+        ('{"epochs": 1,}', "not valid JSON"),
+        ('[{"epochs": 1}]', "expected a mapping of config fields at the top level, got list"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_named(tmp_path, text, message):
+    """These gave 'internal error: TypeError' (or a misleading message) before the fields were typed."""
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        get_config(str(path))
+    with pytest.raises(ConfigError, match=re.escape("epochs: expected int, got 'abc'")):
+        apply_overrides(get_config("tiny"), ["epochs=abc"])
+
+
+def test_unknown_dataset_kinds_and_empty_runs_are_refused(train_root, tmp_path):
+    from rtstrack.train.data_sources import build_videos
+    from rtstrack.train.recipes import DatasetSpec
+    from rtstrack.train.trainer import RunOptions, Trainer
+
+    with pytest.raises(ConfigError, match="no reader for dataset kind 'foldr'.*known kinds: folder, sod, sod_paste"):
+        build_videos(DatasetSpec(kind="foldr", root="videos"), train_root)  # was read as a folder, silently
+    cfg = apply_overrides(get_config("tiny"), ["epochs=-1"])  # was: exit 0, "trained to epoch 0", no weights
+    with pytest.raises(ConfigError, match="epochs must be >= 1, got -1"):
+        Trainer(cfg, RunOptions(data_root=train_root, out_dir=tmp_path / "run"))
 
 
 def test_parsers_wire_into_argparse():

@@ -9,13 +9,15 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from helpers import small_config
-from rtstrack.train.recipes import OptimConfig, get_config
+from rtstrack.errors import ConfigError
+from rtstrack.train.recipes import OptimConfig
 from rtstrack.train.trainer import RunOptions, Trainer, build_param_groups, list_checkpoints
 
 HERE = Path(__file__).resolve().parent
@@ -131,31 +133,44 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(train_root, tmp_path
     assert [h["loss"] for h in part1.history + part2.history] == [h["loss"] for h in full.history]
 
 
-def test_ctrl_c_while_the_loader_workers_die_still_saves(train_root, tmp_path, standin_factory, monkeypatch):
-    """Ctrl-C reaches the DataLoader's worker processes too; they exit, and the main process's next
-    fetch fails. Steps done until then are complete, so the run checkpoints them."""
-    cfg = small_config(steps_per_epoch=2, batch_size=1, epochs=2)
+def test_sigterm_to_the_process_group_with_loader_workers_checkpoints(train_root, tmp_path):
+    """``kill -- -PGID``, ``timeout`` and cluster pre-emption signal every process of the run,
+    DataLoader workers included; the run must still finish its step, save and exit with 130."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rtstrack", "train", "--config", "tiny", "--data-root", str(train_root), "--out",
+           str(out), "--workers", "1", "--batch-size", "1", "--no-progress", "--set", "val_fraction=0",
+           "--set", "log_every=1", "--stop-after-steps", "10000"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not ((out / "log.csv").is_file() and len((out / "log.csv").read_text().splitlines()) >= 3):
+            time.sleep(0.2)  # two steps logged: the loader's worker is running
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "checkpoint saved" in err and "internal error" not in err
+    assert err.count("stopping after the current step") == 1  # said by the main process only
+    state = torch.load(list_checkpoints(out)[-1], weights_only=False)
+    assert state["global_step"] >= 2
+
+
+def test_a_new_run_refuses_a_folder_with_checkpoints(train_root, tmp_path, standin_factory):
+    cfg = small_config(steps_per_epoch=2, batch_size=1, epochs=1)
     cfg.processing.image_size = (64, 96)
-    real_loader = Trainer._loader
-
-    def dying_loader(self, dataset, sampler):
-        for k, batch in enumerate(real_loader(self, dataset, sampler)):
-            if self.global_step == 1 and k == 1:
-                os.kill(os.getpid(), signal.SIGINT)
-                raise RuntimeError("DataLoader worker (pid 12345) exited unexpectedly")
-            yield batch
-
-    monkeypatch.setattr(Trainer, "_loader", dying_loader)
-    res = _run(cfg, train_root, tmp_path / "run", standin_factory)
-    assert res.interrupted and res.global_step == 1
-    assert [p.name for p in list_checkpoints(tmp_path / "run")][-1] == "ckpt_e0000_s000001.pth"
-    monkeypatch.setattr(Trainer, "_loader", real_loader)
-    with pytest.raises(RuntimeError, match="exited unexpectedly"):  # without a Ctrl-C it is an error
-        def broken(self, dataset, sampler):
-            raise RuntimeError("DataLoader worker (pid 12345) exited unexpectedly")
-            yield
-        monkeypatch.setattr(Trainer, "_loader", broken)
-        _run(cfg, train_root, tmp_path / "run2", standin_factory)
+    _run(cfg, train_root, tmp_path / "run", standin_factory, stop_after_steps=1)
+    before = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    with pytest.raises(ConfigError, match=r"holds the checkpoints of an earlier run .*pass --resume"):
+        _run(cfg, train_root, tmp_path / "run", standin_factory, stop_after_steps=1)
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == before
+    # a run that fails on its data leaves no run folder behind
+    cfg.datasets[0].include = ["no_such_video"]
+    cfg.datasets = cfg.datasets[:1]
+    with pytest.raises(Exception, match="no training sequences"):
+        _run(cfg, train_root, tmp_path / "bad", standin_factory)
+    assert not (tmp_path / "bad" / "checkpoints").exists()
 
 
 def test_tiny_recipe_few_iterations_via_cli(train_root, tmp_path):

@@ -28,6 +28,8 @@ OWN_FORMAT = "rtstrack-weights-v1"
 _PYTRACKING_PREFIXES = ("ltr", "pytracking", "dlframework")
 _ALLOWED_GLOBALS = {
     ("collections", "OrderedDict"),
+    ("collections", "Counter"),  # MultiStepLR milestones, in training checkpoints
+    ("_codecs", "encode"),  # how protocol-2 pickles store bytes (numpy arrays)
     ("copyreg", "_reconstructor"),
     ("builtins", "object"),
     ("builtins", "set"),
@@ -88,6 +90,13 @@ def _allow_list_load(file: Any, **kwargs: Any) -> Any:
 _pickle_module = SimpleNamespace(Unpickler=_AllowListUnpickler, load=_allow_list_load, __name__="rtstrack_safe_pickle")
 
 
+def safe_torch_load(path: str | Path) -> Any:
+    """``torch.load`` to the CPU through the allow-list unpickler: tensors, containers, numpy arrays
+    and scalars, pytracking's settings classes as inert attribute bags; any other global raises
+    CheckpointError before it is called."""
+    return torch.load(path, map_location="cpu", pickle_module=_pickle_module, weights_only=False)
+
+
 def read_official_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Open a pytracking checkpoint safely.
 
@@ -104,7 +113,7 @@ def read_official_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", pickle_module=_pickle_module, weights_only=False)
+        ckpt = safe_torch_load(path)
     except CheckpointError:
         raise
     except (RuntimeError, EOFError, pickle.UnpicklingError, OSError, ValueError, KeyError) as exc:

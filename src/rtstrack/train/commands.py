@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rtstrack.errors import RTSTrackError
 from rtstrack.files import nonempty_path
-from rtstrack.train.recipes import apply_overrides
+from rtstrack.train.recipes import apply_overrides, list_configs
 
 
 TRAIN_EXAMPLES = """examples:
@@ -65,10 +65,10 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"rtstrack train: error: {exc}", file=sys.stderr)
         return 2
     if result.interrupted:
-        print(f"interrupted after step {result.global_step} (epoch {result.epoch + 1}); checkpoint saved in "
+        print(f"interrupted after step {result.global_step} ({result.epoch} complete epochs); checkpoint saved in "
               f"{Path(args.out) / 'checkpoints'}: run the same command with --resume to continue", file=sys.stderr)
         return 130
-    print(f"trained to epoch {result.epoch}, step {result.global_step}; run folder: {args.out}")
+    print(f"trained {result.global_step} steps ({result.epoch} complete epochs); run folder: {args.out}")
     return 0
 
 
@@ -76,7 +76,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
         help="train an RTS network (single process, or under torchrun for DDP)",
-        description="Train RTS with a named recipe (rts50, tiny, rts_lite) or a YAML/JSON config file. "
+        description=f"Train RTS with a named recipe ({', '.join(list_configs())}) or a YAML/JSON config file "
+        "('base: RECIPE' plus the fields to change; docs/training.md). "
         "Multi-GPU / multi-node: torchrun --nproc_per_node N -m rtstrack.cli train ... (gloo on CPU).",
         epilog=TRAIN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -69,7 +69,7 @@ def build_videos(spec: DatasetSpec, data_root: Path | str, seed: int = 0) -> lis
     """All training videos of one source (sequences filtered by ``include``/``exclude``).
 
     Raises:
-        ConfigError: unknown ``kind`` with no registered reader and no generic-layout folder.
+        ConfigError: unknown ``kind`` (not ``folder``, ``sod``, ``sod_paste`` or a registered reader).
         DatasetError: the folder does not exist.
     """
     root = resolve(data_root, spec.root)
@@ -82,12 +82,13 @@ def build_videos(spec: DatasetSpec, data_root: Path | str, seed: int = 0) -> lis
         return [v for v in pasted if _keep(v.target_path.stem, spec)]
     if spec.kind in READERS:
         seqs: Iterable[Sequence] = READERS[spec.kind](root, spec)
-    elif spec.kind == "folder" or (root.is_dir() and any((d / "frames").is_dir() for d in root.iterdir())):
+    elif spec.kind == "folder":
         seqs = FolderDataset(root, name=spec.kind)
     else:
         raise ConfigError(
-            f"no reader for dataset kind {spec.kind!r} (root {root}); register one with "
-            "rtstrack.train.data_sources.register_reader or convert it to the generic folder layout"
+            f"no reader for dataset kind {spec.kind!r} (root {root}); known kinds: "
+            f"{', '.join(['folder', 'sod', 'sod_paste', *sorted(READERS)])}. Register one with "
+            "rtstrack.train.data_sources.register_reader, or convert the data to the generic folder layout"
         )
     pseudo = resolve(data_root, spec.pseudo_masks)
     return [

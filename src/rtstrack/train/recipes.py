@@ -395,9 +395,42 @@ def _convert(f: dataclasses.Field, item: Any, where: str) -> Any:
         if not isinstance(item, list):
             raise ConfigError(f"{where}: expected a list, got {type(item).__name__}")
         return [_build(_LISTS[f.name], x, f"{where}[{i}]") for i, x in enumerate(item)]
+    _check_leaf(str(f.type), item, where)
     if isinstance(item, list) and "tuple" in str(f.type):
         return tuple(item)
     return item
+
+
+def _is(kind: str, value: Any) -> bool:
+    """Whether ``value`` fits the annotation part ``kind`` (``int``, ``list[int]``, ``tuple[float, float]``...)."""
+    base, _, inner = kind.partition("[")
+    if base == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base == "bool":
+        return isinstance(value, bool)
+    if base == "str":
+        return isinstance(value, str)
+    if base in ("list", "tuple"):
+        parts = [k.strip() for k in inner.rstrip("]").split(",") if k.strip() and k.strip() != "..."]
+        if not isinstance(value, (list, tuple)):
+            return False
+        if base == "tuple" and len(parts) > 1 and len(value) != len(parts):
+            return False
+        return all(_is(parts[0] if len(parts) == 1 or base == "list" else parts[i], v) for i, v in enumerate(value))
+    return True  # a kind this check does not know: accepted as before
+
+
+def _check_leaf(annotation: str, value: Any, where: str) -> None:
+    """Refuse a value whose type does not fit the field's annotation (``"int | None"`` ...)."""
+    kinds = [k.strip() for k in annotation.split("|")]
+    if value is None:
+        if "None" in kinds:
+            return
+    elif any(_is(k, value) for k in kinds if k != "None"):
+        return
+    raise ConfigError(f"{where}: expected {annotation}, got {value!r}")
 
 
 def merge_config(base: Any, overrides: dict[str, Any], where: str = "config") -> Any:
@@ -437,13 +470,21 @@ def get_config(name_or_path: str) -> TrainConfig:
             raise ConfigError(f"config file {path} does not exist")
         text = path.read_text()
         if path.suffix.lower() == ".json":
-            data = json.loads(text)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}: not valid JSON: {exc}") from None
         else:
             try:
                 import yaml
             except ImportError:
                 raise ConfigError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or use JSON") from None
-            data = yaml.safe_load(text) or {}
+            try:
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of config fields at the top level, got {type(data).__name__}")
         return config_from_dict(data, where=str(path))
     raise ConfigError(f"unknown training config {name_or_path!r}; expected one of {list_configs()} or a .yaml/.json file")
 

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import random
 import re
 import signal
@@ -170,9 +171,13 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def load_checkpoint(path: Path) -> dict:
+    from rtstrack.models.checkpoint import safe_torch_load
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
+        return safe_torch_load(path)
+    except CheckpointError:
+        raise
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"cannot read training checkpoint {path}: {exc}") from exc
 
 
@@ -270,6 +275,16 @@ class _StopRequest:
         self._restore()
 
 
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C and SIGTERM to the main process (:class:`_StopRequest`).
+
+    A terminal's Ctrl-C, ``kill -- -PGID``, ``timeout`` and a cluster's pre-emption signal the
+    whole process group; a worker killed by it would make the main process fail mid-step
+    ("DataLoader worker ... is killed by signal") before it could save its checkpoint."""
+    for sig in _StopRequest.SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 # ----------------------------------------------------------------------------- trainer
 @dataclass
 class RunOptions:
@@ -319,8 +334,15 @@ class Trainer:
 
             model_factory = build_model
         self.model_factory = model_factory
-        if cfg.batch_size < 1 or cfg.grad_accum_steps < 1:
-            raise ConfigError(f"batch_size and grad_accum_steps must be >= 1, got {cfg.batch_size}, {cfg.grad_accum_steps}")
+        epochs = opts.epochs if opts.epochs is not None else cfg.epochs
+        for name, value in (("batch_size", cfg.batch_size), ("grad_accum_steps", cfg.grad_accum_steps),
+                            ("epochs", epochs), ("sampler.samples_per_epoch", cfg.sampler.samples_per_epoch),
+                            ("log_every", cfg.log_every), ("keep_checkpoints", cfg.keep_checkpoints)):
+            if value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        if cfg.num_workers < 0 or cfg.checkpoint_every_iters < 0:
+            raise ConfigError(f"num_workers and checkpoint_every_iters must be >= 0, got {cfg.num_workers}, "
+                              f"{cfg.checkpoint_every_iters}")
 
     # -- setup ---------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -329,8 +351,11 @@ class Trainer:
         self.dist = setup_distributed(kind)
         self.device = pick_device(opts.device, self.dist)
         self.run_dir = Path(opts.out_dir)
-        if self.dist.is_main:
-            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        if not opts.resume and list_checkpoints(self.run_dir):
+            raise ConfigError(
+                f"--out {self.run_dir} holds the checkpoints of an earlier run (latest: "
+                f"{list_checkpoints(self.run_dir)[-1].name}); pass --resume to continue it, or choose another --out"
+            )
         if cfg.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.backends.cudnn.benchmark = False
@@ -381,7 +406,8 @@ class Trainer:
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         if opts.resume:
             self._resume()
-        if self.dist.is_main:
+        if self.dist.is_main:  # only now that the recipe, the data and the weights are known to be usable
+            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
         self.logger = RunLogger(self.run_dir, self.dist.is_main, opts.tensorboard)
 
@@ -450,7 +476,7 @@ class Trainer:
         workers = min(self.cfg.num_workers, os.cpu_count() or 1)
         return torch.utils.data.DataLoader(
             dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_sequences,
-            pin_memory=self.device.type == "cuda",
+            pin_memory=self.device.type == "cuda", worker_init_fn=_ignore_stop_signals if workers else None,
         )
 
     def fit(self) -> TrainResult:
@@ -488,19 +514,7 @@ class Trainer:
                 window_n, t0 = 0, time.time()
                 micro = 0
                 interrupted = False
-                batches = iter(self._loader(self.train_set, sampler))
-                while True:
-                    try:
-                        batch = next(batches)
-                    except StopIteration:
-                        break
-                    except RuntimeError:
-                        # Ctrl-C also reaches the loader's worker processes, which then exit; the
-                        # steps done so far are complete, so this is the place to stop and save.
-                        if not stop_request.requested:
-                            raise
-                        interrupted = result.interrupted = True
-                        break
+                for batch in self._loader(self.train_set, sampler):
                     last = (micro + 1) % accum == 0
                     ctx = self.model.no_sync() if (self.dist.enabled and not last) else _null()
                     with ctx:

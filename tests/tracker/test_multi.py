@@ -252,6 +252,18 @@ def test_bad_init_inputs(kwargs, message):
         MultiTracker(net, sta).init(frame(0), **kwargs)
 
 
+def test_a_failed_init_leaves_the_tracked_objects_as_they_were():
+    net, sta = networks()
+    multi = MultiTracker(net, sta)
+    multi.init(frame(0), boxes=[BOX_A, BOX_B])
+    expected = multi.track(frame(1)).label_map
+    multi.init(frame(0), boxes=[BOX_A, BOX_B])
+    with pytest.raises(InputError, match="object 2: box .* outside"):
+        multi.init(frame(0), boxes=[BOX_C, (500, 500, 10, 10)])  # object 1 is fine, object 2 is not
+    assert multi.object_ids == [1, 2]  # was [1], with object 1 restarted on BOX_C
+    np.testing.assert_array_equal(multi.track(frame(1)).label_map, expected)
+
+
 def test_bad_calls_after_init():
     net, sta = networks()
     multi = MultiTracker(net, sta)

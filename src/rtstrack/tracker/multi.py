@@ -212,12 +212,15 @@ class MultiTracker:
             The frame-0 result (masks from the merged initial masks, boxes as given).
         """
         prompts = self._prompts(frame, boxes, masks, object_ids, label_map)
+        # every object is started before the old ones are forgotten: a bad prompt leaves the
+        # tracker as it was
+        started = {object_id: self._start_object(frame, object_id, box, mask) for object_id, (box, mask) in prompts.items()}
         self.reset()
         self._image_size = (int(frame.shape[0]), int(frame.shape[1]))
         self.frame_index = 0
         self._last_frame = frame
-        for object_id, (box, mask) in prompts.items():
-            self._init_object(frame, object_id, box, mask)
+        for object_id, (tracker, result) in started.items():
+            self._adopt(object_id, tracker, result)
         return self._merge()
 
     @torch.no_grad()
@@ -245,7 +248,7 @@ class MultiTracker:
                 "add_object() must be given the frame last passed to track() (or init()): "
                 "a new object is initialised on the frame where it appears"
             )
-        self._init_object(frame, object_id, box, mask)
+        self._adopt(object_id, *self._start_object(frame, object_id, box, mask))
         return self._merge()
 
     def remove_object(self, object_id: int) -> None:
@@ -268,12 +271,16 @@ class MultiTracker:
         self._last_frame = None
         self.frame_index = -1
 
-    def _init_object(self, frame: np.ndarray, object_id: int, box: Box | None, mask: np.ndarray | None) -> None:
+    def _start_object(self, frame: np.ndarray, object_id: int, box: Box | None, mask: np.ndarray | None) -> tuple[Tracker, FrameResult]:
+        """A new tracker initialised on ``frame`` and its frame-0 result; changes nothing in ``self``."""
         tracker = self._new_tracker()
         try:
-            result = tracker.init(frame, box=box, mask=mask)
+            return tracker, tracker.init(frame, box=box, mask=mask)
         except InputError as exc:
             raise InputError(f"object {object_id}: {exc}") from None
+
+    def _adopt(self, object_id: int, tracker: Tracker, result: FrameResult) -> None:
+        """Add a started object to the tracked ones (its first logits, result and 'new' flag)."""
         self.trackers[object_id] = tracker
         init_mask = torch.from_numpy(result.mask).to(self.device, torch.float32)
         self.last_raw_logits[object_id] = (init_mask - 0.5) * (2 * INIT_LOGIT)

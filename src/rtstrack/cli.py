@@ -15,13 +15,11 @@ shows it).
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -253,36 +251,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-
-
-def load_factory(spec: str) -> Callable[..., Any]:
-    """Import ``package.module:attribute`` (a function or class building one tracker)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise InputError(f"--tracker {spec!r}: expected MODULE:FACTORY, e.g. mypackage.trackers:make_tracker")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputError(f"--tracker {spec}: cannot import module {module_name!r} ({exc})") from None
-    factory = module
-    for part in attr.split("."):
-        if not hasattr(factory, part):
-            raise InputError(f"--tracker {spec}: module {module_name!r} has no attribute {attr!r}")
-        factory = getattr(factory, part)
-    if not callable(factory):
-        raise InputError(f"--tracker {spec}: {attr!r} is not callable")
-    return factory
-
-
 def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | Any, dict[str, Any]]:
     """Make the trackers for ``count`` objects as the options say; returns them and the facts for
     summary.json.
@@ -299,10 +267,12 @@ def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | An
     if args.tracker:
         if settings:
             raise InputError("--set changes the RTS tracker's settings; it does not apply to --tracker")
+        from rtstrack.eval.trackers import accepts_keyword, load_factory
+
         factory = load_factory(args.tracker)
         kwargs: dict[str, Any] = {}
         device = args.device
-        if _accepts(factory, "device"):
+        if accepts_keyword(factory, "device"):
             device = resolve_device(args.device)
             kwargs["device"] = device
         trackers = []

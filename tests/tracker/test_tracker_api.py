@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from rtstrack.errors import ConfigError, InputError
 from rtstrack.models import build_model, build_sta
 from rtstrack.tracker import Tracker, TrackerConfig, pretrained_tracker_config
+from rtstrack.tracker.tracker import resolve_device
 
 
 def make_tracker(**kw) -> Tracker:
@@ -352,3 +355,23 @@ def test_build_tracker_packaged_settings_or_reference_settings():
     assert tuned.config == pretrained_tracker_config().with_overrides(["search_state_margin=0.5"])
     from_file = build_tracker(pretrained_weights("default"), settings=["sample_memory_size=8"])
     assert from_file.config == TrackerConfig(sample_memory_size=8)
+
+
+def test_read_only_frames_are_accepted_without_a_warning():
+    """np.asarray(PIL.Image.open(...)) gives a read-only array, the most common way to load a frame."""
+    frames = [frame_with_square(t) for t in range(3)]
+    for f in frames:
+        f.setflags(write=False)
+    tracker = make_tracker()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch.from_numpy warns on non-writable arrays
+        tracker.init(frames[0], box=(40, 40, 30, 30))
+        boxes = [tracker.track(f).box for f in frames[1:]]
+    reference = make_tracker()
+    reference.init(frame_with_square(0), box=(40, 40, 30, 30))
+    assert boxes == [reference.track(frame_with_square(t)).box for t in (1, 2)]
+
+
+def test_an_unknown_device_is_an_input_error():
+    with pytest.raises(InputError, match="device 'gpu': expected 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        resolve_device("gpu")

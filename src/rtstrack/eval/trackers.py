@@ -1,8 +1,9 @@
 """Which tracker an evaluation runs, described by a small picklable spec.
 
-* ``TrackerSpec(factory="package.module:callable")``: any zero-argument callable returning an
-  object with ``init(frame, box=None, mask=None)`` and ``track(frame)`` (ours, a peer, a test
-  double). This is how third-party trackers are evaluated.
+* ``TrackerSpec(factory="package.module:callable")``: any callable returning an object with
+  ``init(frame, box=None, mask=None)`` and ``track(frame)`` (ours, a peer, a test double), called
+  with ``device=`` when the spec has a device and the callable takes it, else with no argument.
+  This is how third-party trackers are evaluated.
 * ``TrackerSpec(weights="rts50.pth", sta="sta.pth.tar", device="cpu")``:
   ``rtstrack.tracker.Tracker.from_checkpoint(weights, sta=sta, device=device)``.
 * ``TrackerSpec()``: ``rtstrack.tracker.Tracker.from_pretrained()`` (the packaged default model).
@@ -15,6 +16,9 @@ from __future__ import annotations
 
 import copy
 import importlib
+import inspect
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -62,29 +66,44 @@ class TrackerSpec:
         return "rtstrack.Tracker.from_pretrained()"
 
 
-def load_factory(path: str) -> Callable[[], Any]:
-    """Import ``"package.module:callable"`` (``"package.module.callable"`` also works)."""
+def load_factory(path: str) -> Callable[..., Any]:
+    """Import ``"package.module:factory"`` (``"package.module.factory"`` and nested attributes such as
+    ``"module:Class.create"`` also work); the current folder is importable."""
     module, sep, attr = path.partition(":")
     if not sep:
         module, _, attr = path.rpartition(".")
     if not module or not attr:
-        raise InputError(f"--tracker expects 'package.module:factory', got {path!r}")
+        raise InputError(f"--tracker {path!r}: expected MODULE:FACTORY, e.g. mypackage.trackers:make_tracker")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
     try:
-        mod = importlib.import_module(module)
+        obj = importlib.import_module(module)
     except ImportError as exc:
-        raise InputError(f"--tracker {path!r}: cannot import module {module!r} ({exc})") from exc
-    try:
-        obj = getattr(mod, attr)
-    except AttributeError:
-        raise InputError(f"--tracker {path!r}: module {module!r} has no attribute {attr!r}") from None
+        raise InputError(f"--tracker {path!r}: cannot import module {module!r} ({exc})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise InputError(f"--tracker {path!r}: module {module!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
     if not callable(obj):
         raise InputError(f"--tracker {path!r}: {attr!r} is not callable")
     return obj
 
 
+def accepts_keyword(func: Callable[..., Any], name: str) -> bool:
+    """Whether ``func`` takes the keyword argument ``name`` (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
 def _build(spec: TrackerSpec) -> Any:
     if spec.factory:
-        tracker = load_factory(spec.factory)()
+        factory = load_factory(spec.factory)
+        use_device = spec.device is not None and accepts_keyword(factory, "device")
+        tracker = factory(device=spec.device) if use_device else factory()
     else:
         from rtstrack.tracker import build_tracker  # imported lazily: heavy, and optional for other trackers
 

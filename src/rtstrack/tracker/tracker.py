@@ -48,7 +48,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"auto"``/None -> CUDA when available, else CPU; other values as given (validated)."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device {device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
     return dev
@@ -308,7 +311,10 @@ class Tracker:
         return mask, init_features
 
     def _to_tensor(self, frame: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1)[None].float()
+        # torch.from_numpy warns on read-only arrays (np.asarray of a PIL image is one); the frame
+        # is only read, so such frames are copied rather than shared
+        frame = np.require(frame, requirements=("C", "W"))
+        return torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float()
 
     def _init_state(self, image: torch.Tensor, box: Box) -> None:
         """A fresh :class:`TrackState` at the first frame's box."""

@@ -465,6 +465,7 @@ def test_tracker_failure_keeps_earlier_frames(tmp_path: Path) -> None:
         (["--tracker", DRIFT, "--device", "tpu"], "expected auto, cpu, cuda or cuda:N"),
         (["--tracker", DRIFT, "--format", "vot"], "--format 'vot'"),
         (["--tracker", DRIFT, "--max-frames", "0"], "--max-frames 0"),
+        (["--tracker", DRIFT, "--threads", "0"], "--threads 0: expected a number >= 1"),
     ],
 )
 def test_bad_model_and_option_values(tmp_path: Path, args: list[str], fragment: str) -> None:

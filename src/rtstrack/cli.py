@@ -193,6 +193,13 @@ def add_track_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
         help="where the network runs: cpu, cuda (or cuda:N), or auto = cuda when available (default: auto)",
     )
     model.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for the network (default: torch's, one per core). On a machine busy with other "
+        "work, fewer threads than cores avoid a large slowdown (e.g. --threads 1)",
+    )
+    model.add_argument(
         "--set",
         dest="settings",
         action="append",
@@ -376,6 +383,12 @@ def run_track(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames {args.max_frames}: expected a number >= 1")
     _check_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(f"--threads {args.threads}: expected a number >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     formats = _parse_formats(args.formats)
     out_dir = Path(args.out).expanduser()
 

@@ -95,3 +95,23 @@ def test_trax_bad_tracker_setting_is_a_one_line_error(capsys):
     assert main(["--set", "serch_area_scale=5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rtstrack-trax: error: unknown tracker setting 'serch_area_scale'")
+
+
+def test_trax_run_by_hand_says_what_it_is_for(capsys, monkeypatch):
+    from rtstrack.eval.trax import main
+
+    monkeypatch.setattr(sys, "stdin", type("Terminal", (), {"isatty": staticmethod(lambda: True)})())
+    assert main([]) == 2
+    assert "TraX server for the VOT toolkit, which starts it" in capsys.readouterr().err
+
+
+def test_trax_client_gone_is_a_one_line_error():
+    """The toolkit stopped (here: nothing on stdin): one line, not the trax library's tracebacks."""
+    _ensure_trax_server_side()
+    proc = subprocess.run([sys.executable, "-m", "rtstrack.eval.trax"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "rtstrack-trax: error: the TraX connection failed (Exception when waiting for command: Unknown); was the "
+        "client (the VOT toolkit) stopped?"
+    ]

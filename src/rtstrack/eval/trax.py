@@ -88,8 +88,13 @@ def serve(spec: TrackerSpec, output: str = "mask", log: bool = False) -> int:
     formats = [trax.Region.MASK, trax.Region.RECTANGLE, trax.Region.POLYGON]
     with trax.Server(formats, [trax.Image.PATH], tracker_name=TRACKER_NAME, metadata=dict(vot="python"), log=log) as server:
         tracker = None
+        lost = None
         while True:
-            request = server.wait()
+            try:
+                request = server.wait()
+            except trax.TraxException as exc:  # raised inside the with, the library prints a traceback
+                lost = exc
+                break
             if request.type in ("quit", trax.TraxStatus.QUIT):
                 break
             image = _read_image(request.image[trax.ImageChannel.COLOR] if isinstance(request.image, dict) else request.image)
@@ -114,6 +119,10 @@ def serve(spec: TrackerSpec, output: str = "mask", log: bool = False) -> int:
                 out = normalize_output(tracker.track(image))
                 props = {"confidence": float(out.score)} if np.isfinite(out.score) else {}
                 server.status([(output_region(out, output, shape), props)])
+    if lost is not None:
+        print(f"rtstrack-trax: error: the TraX connection failed ({lost}); was the client (the VOT toolkit) "
+              f"stopped?", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -131,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracker", help="package.module:factory of any init/track tracker (instead of rtstrack's)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="tracker setting over the model's own (repeatable; as in rtstrack track)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network (default: one per core)")
     p.add_argument("--output", choices=("mask", "rectangle"), default="mask", help="region reported per frame")
     p.add_argument("--log", action="store_true", help="TraX protocol log on stderr")
     return p
@@ -138,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"rtstrack-trax: error: --threads {args.threads}: expected a number >= 1", file=sys.stderr)
+            return 2
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if sys.stdin.isatty():
+        print("rtstrack-trax: error: this is a TraX server for the VOT toolkit, which starts it and talks to it "
+              "through its standard input and output (see its trackers.ini example in --help); it does nothing "
+              "on its own", file=sys.stderr)
+        return 2
     try:
         spec = TrackerSpec(
             factory=args.tracker, weights=args.weights, sta=args.sta, device=args.device, settings=tuple(args.settings)

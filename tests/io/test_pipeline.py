@@ -137,6 +137,22 @@ def test_an_init_result_without_a_box_takes_the_prompts(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_boxes(tmp_path / "out" / "boxes.txt"), [(30, 10, 10, 10), (1, 2, 3, 4), (1, 2, 3, 4)])
 
 
+class DictTracker(BareBoxTracker):
+    """Results as dicts, the other form rtstrack eval has always accepted."""
+
+    def track(self, frame):
+        return {"box": [2, 3, 4, 5], "score": 0.5, "found": False}
+
+
+def test_track_reads_tracker_outputs_as_eval_does(tmp_path: Path) -> None:
+    """One reader of tracker outputs (rtstrack.types.normalize_output) serves track and eval:
+    a dict result worked in eval and failed in track with 'a box that is not 4 numbers'."""
+    report, _ = run(tmp_path / "out", frames(3), trackers=[DictTracker()])
+    assert report.status == "completed", report.message
+    np.testing.assert_allclose(read_boxes(tmp_path / "out" / "boxes.txt")[1:], [(2, 3, 4, 5)] * 2)
+    assert report.objects[0]["frames_lost"] == 2  # its found=False is read
+
+
 def test_mask_prompt_and_two_objects(tmp_path: Path) -> None:
     import cv2
 

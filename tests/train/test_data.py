@@ -8,7 +8,8 @@ from rtstrack.train.data_sources import build_sources, build_videos, is_held_out
 from rtstrack.train.processing import RTSProcessing
 from rtstrack.train.recipes import DatasetSpec, ProcessingConfig, SamplerConfig
 from rtstrack.train.sampler import FrameSampler, TrainingSamples, collate_sequences
-from rtstrack.train.synthetic import PasteParams, PastedVideo, SyntheticVideo, list_image_mask_pairs, mask_to_box
+from rtstrack.train.synthetic import PasteParams, PastedVideo, SyntheticVideo, list_image_mask_pairs
+from rtstrack.types import mask_box
 
 
 def test_folder_videos_need_masks(train_root):
@@ -44,7 +45,7 @@ def test_synthetic_sequences_from_sod(train_root):
     v = SyntheticVideo(*pairs[0], length=6, seed=3)
     f0, f5 = v.get_frame(0), v.get_frame(5)
     assert f0.image.shape == f5.image.shape and not np.array_equal(f0.image, f5.image)
-    np.testing.assert_array_equal(f0.box, mask_to_box(f0.mask))
+    np.testing.assert_array_equal(f0.box, mask_box(f0.mask))
     np.testing.assert_array_equal(v.get_frame(5).mask, SyntheticVideo(*pairs[0], length=6, seed=3).get_frame(5).mask)
     assert v.visible.sum() >= 1
 
@@ -55,7 +56,7 @@ def test_pasted_sequences_put_a_small_target_among_distractors(train_root):
     v = PastedVideo(pairs, 0, length=8, seed=1, params=params)
     frames = [v.get_frame(i) for i in (0, 7)]
     for f in frames:
-        np.testing.assert_array_equal(f.box, mask_to_box(f.mask))
+        np.testing.assert_array_equal(f.box, mask_box(f.mask))
         area = f.mask.sum() / f.mask.size
         assert 0.005 < area < 0.05  # about 2-3 % of the frame (scaled, clipped at the border)
     assert not np.array_equal(frames[0].box, frames[1].box)  # the target moves

@@ -138,12 +138,3 @@ def nan_boxes(n: int) -> np.ndarray:
     return np.full((n, 4), np.nan, dtype=np.float64)
 
 
-def mask_box(mask: np.ndarray) -> np.ndarray:
-    """Tight 0-based box ``x, y, w, h`` of the non-zero pixels of a mask; NaN when empty.
-
-    Uses the pixel-index convention of §6.1: ``w = x_max - x_min + 1``.
-    """
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return np.full(4, np.nan)
-    return np.array([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], dtype=np.float64)

@@ -41,13 +41,13 @@ from rtstrack.data.base import (
     SequenceDataset,
     check_split,
     image_files,
-    mask_box,
     nan_boxes,
     read_name_list,
     require_dir,
     require_file,
 )
 from rtstrack.data.sequence import Sequence
+from rtstrack.types import mask_box
 from rtstrack.errors import DatasetError
 
 VISIBLE_MIN_PIXELS = 10

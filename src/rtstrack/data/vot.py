@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rtstrack.data.base import SequenceDataset, check_split, image_files, mask_box, read_name_list, require_file
+from rtstrack.data.base import SequenceDataset, check_split, image_files, read_name_list, require_file
 from rtstrack.data.sequence import Sequence
 from rtstrack.errors import DatasetError
+from rtstrack.types import mask_box
 
 
 def decode_vot_mask(line: str, image_size: tuple[int, int] | None = None) -> np.ndarray:

@@ -27,7 +27,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rtstrack.data.base import mask_box
 from rtstrack.data.registry import dataset_info, get_dataset
 from rtstrack.data.sequence import Sequence
 from rtstrack.errors import DatasetError, InputError
@@ -43,7 +42,8 @@ from rtstrack.eval.results import (
     format_times,
     run_folders_for_writing,
 )
-from rtstrack.eval.trackers import TrackerSpec, new_tracker, normalize_output
+from rtstrack.eval.trackers import TrackerSpec, new_tracker
+from rtstrack.types import mask_box, normalize_output
 
 PROGRESS_EVERY_FRAMES = 10
 """Workers report frame progress to the main process in batches of this many frames."""

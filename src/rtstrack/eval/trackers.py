@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from rtstrack.errors import InputError
 
 
@@ -132,46 +130,3 @@ def new_tracker(spec: TrackerSpec) -> Any:
         return copy.deepcopy(_PROTOTYPES[spec])
     except (TypeError, RuntimeError, AttributeError, copy.Error):  # objects that cannot be copied
         return _build(spec)
-
-
-@dataclass
-class Output:
-    """A tracker's per-frame output, normalised: box floats, optional bool mask, score."""
-
-    box: np.ndarray
-    mask: np.ndarray | None
-    score: float
-
-
-def normalize_output(result: Any, fallback_box: np.ndarray | None = None) -> Output:
-    """Accept a FrameResult-like object, a dict (``box``/``target_bbox``, ``mask``), or a box.
-
-    ``None`` (a tracker whose ``init`` returns nothing) gives ``fallback_box``.
-    """
-    mask = None
-    score = float("nan")
-    if result is None:
-        if fallback_box is None:
-            raise InputError("the tracker returned None for a tracked frame; expected a result with a box")
-        return Output(np.asarray(fallback_box, dtype=np.float64), None, score)
-    if isinstance(result, dict):
-        box = result.get("box", result.get("target_bbox"))
-        mask = result.get("mask", result.get("segmentation"))
-        score = float(result.get("score", score))
-    elif hasattr(result, "box"):
-        box = result.box
-        mask = getattr(result, "mask", None)
-        score = float(getattr(result, "score", score) if getattr(result, "score", None) is not None else score)
-    else:
-        box = result
-    if box is None and mask is not None:
-        from rtstrack.data.base import mask_box
-
-        box = mask_box(np.asarray(mask))
-    try:
-        box = np.asarray(box, dtype=np.float64).reshape(4)
-    except (TypeError, ValueError):
-        raise InputError(f"tracker output {type(result).__name__} has no usable (x, y, w, h) box: {box!r}") from None
-    if mask is not None:
-        mask = np.asarray(mask).astype(bool)
-    return Output(box, mask, score)

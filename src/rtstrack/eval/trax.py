@@ -21,7 +21,8 @@ import sys
 import numpy as np
 
 from rtstrack.errors import InputError, RTSTrackError
-from rtstrack.eval.trackers import TrackerSpec, new_tracker, normalize_output
+from rtstrack.eval.trackers import TrackerSpec, new_tracker
+from rtstrack.types import normalize_output
 
 TRACKER_NAME = "rtstrack"
 

@@ -40,7 +40,7 @@ from rtstrack.io.overlay import OverlayStyle, OverlayVideoWriter, draw_overlay
 from rtstrack.io.prompts import Prompt, box_from_mask, check_box_in_frame, read_mask_png
 from rtstrack.io.sources import FrameSource, SourceFrame
 from rtstrack.io.writers import ObjectOutputs, WriterParams
-from rtstrack.types import Box
+from rtstrack.types import Box, normalize_output
 
 ON_BAD_FRAME = ("skip", "stop")
 
@@ -147,39 +147,20 @@ class _Result:
 
 
 def _as_result(raw: Any, frame_shape: tuple[int, ...], frame_number: int, fallback: _Result | None) -> _Result:
-    """Accept a FrameResult-like object (``.box``, optional ``.mask``/``.found``/``.score``), a bare
-    4-number box, or ``None`` (allowed from ``init`` only: the prompt is used; so is the prompt's
-    box when an init result's ``.box`` is None)."""
-    if raw is None:
-        if fallback is None:
-            raise TrackerFailure(f"the tracker returned nothing on frame {frame_number}")
+    """Read a tracker's output with :func:`rtstrack.types.normalize_output` (the same rules
+    as ``rtstrack eval``). From ``init`` (``fallback`` given), ``None`` or a result without a box
+    takes the prompt's box (and mask)."""
+    if raw is None and fallback is not None:
         return fallback
-    if hasattr(raw, "box"):
-        box, mask = raw.box, getattr(raw, "mask", None)
-        if box is None and fallback is not None:
-            box = fallback.box
-        found = bool(getattr(raw, "found", True))
-        score = getattr(raw, "score", float("nan"))
-    else:
-        box, mask, found, score = raw, None, True, float("nan")
     try:
-        values = [float(v) for v in box]
-    except (TypeError, ValueError):
-        raise TrackerFailure(f"the tracker returned a box that is not 4 numbers on frame {frame_number}: {box!r}") from None
-    if len(values) != 4:
-        raise TrackerFailure(f"the tracker returned a box of {len(values)} numbers on frame {frame_number}")
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != tuple(frame_shape[:2]):
-            raise TrackerFailure(
-                f"the tracker returned a mask of shape {mask.shape} on frame {frame_number}; expected {frame_shape[:2]}"
-            )
-        mask = mask.astype(bool, copy=False)
-    try:
-        score = float(score)
-    except (TypeError, ValueError):
-        score = float("nan")
-    return _Result(tuple(values), mask, found, score)  # type: ignore[arg-type]
+        out = normalize_output(raw, None if fallback is None else np.asarray(fallback.box))
+    except InputError as exc:
+        raise TrackerFailure(f"{exc} (frame {frame_number})") from None
+    if out.mask is not None and out.mask.shape != tuple(frame_shape[:2]):
+        raise TrackerFailure(
+            f"the tracker returned a mask of shape {out.mask.shape} on frame {frame_number}; expected {frame_shape[:2]}"
+        )
+    return _Result(tuple(float(v) for v in out.box), out.mask, out.found, out.score)  # type: ignore[arg-type]
 
 
 def _call_trackers(

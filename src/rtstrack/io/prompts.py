@@ -17,7 +17,7 @@ import numpy as np
 
 from rtstrack.data.folder import read_box_file
 from rtstrack.errors import DatasetError, InputError
-from rtstrack.types import Box
+from rtstrack.types import Box, mask_box
 
 
 @dataclass(frozen=True)
@@ -155,9 +155,5 @@ def box_from_mask(mask: np.ndarray) -> Box:
 
     An empty mask gives ``(nan, nan, nan, nan)``.
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        nan = float("nan")
-        return (nan, nan, nan, nan)
-    return (float(cols[0]), float(rows[0]), float(cols[-1] - cols[0] + 1), float(rows[-1] - rows[0] + 1))
+    x, y, w, h = (float(v) for v in mask_box(mask))
+    return (x, y, w, h)

@@ -16,6 +16,7 @@ import numpy as np
 
 from rtstrack.data.folder import IMAGE_SUFFIXES, natural_key
 from rtstrack.errors import DatasetError
+from rtstrack.types import mask_box
 from rtstrack.train.processing import Frame
 
 
@@ -27,14 +28,6 @@ class MotionParams:
     max_rotation_deg: float = 10.0
     max_log_scale: float = 0.25
     min_mask_pixels: int = 10
-
-
-def mask_to_box(mask: np.ndarray) -> np.ndarray:
-    """Tight ``x, y, w, h`` box of the non-zero pixels (NaNs if empty); ``w = x_max - x_min + 1``."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return np.full(4, np.nan)
-    return np.array([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], dtype=np.float64)
 
 
 def list_image_mask_pairs(folder: Path | str) -> list[tuple[Path, Path]]:
@@ -124,7 +117,7 @@ class SyntheticVideo:
         size = (image.shape[1], image.shape[0])
         image = cv2.warpAffine(image, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mask = cv2.warpAffine(mask, mat, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
-        return Frame(image=image, mask=mask, box=mask_to_box(mask))
+        return Frame(image=image, mask=mask, box=mask_box(mask))
 
 
 def synthetic_videos(folder: Path | str, length: int = 12, seed: int = 0, motion: MotionParams | None = None) -> list[SyntheticVideo]:
@@ -151,7 +144,7 @@ def _cutout(image_path: Path, mask_path: Path) -> tuple[np.ndarray, np.ndarray]:
     if image is None or mask is None:
         raise DatasetError(f"cannot read {image_path} or {mask_path}")
     mask = (mask > 127).astype(np.uint8)
-    box = mask_to_box(mask)
+    box = mask_box(mask)
     if not np.isfinite(box).all():
         raise DatasetError(f"{mask_path}: empty mask")
     x, y, w, h = box.astype(int)
@@ -252,7 +245,7 @@ class PastedVideo:
         rgb, mask = cutout(self.target)
         area = self.area * float(np.exp(t * self.log_scale)) ** 2
         target = self._paste(canvas, rgb, mask, (1 - t) * self.path[0] + t * self.path[1], area)
-        return Frame(image=canvas, mask=target, box=mask_to_box(target))
+        return Frame(image=canvas, mask=target, box=mask_box(target))
 
 
 def pasted_videos(folder: Path | str, length: int = 12, seed: int = 0, params: PasteParams | None = None) -> list[PastedVideo]:

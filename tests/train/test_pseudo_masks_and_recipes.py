@@ -100,6 +100,9 @@ def test_config_values_of_the_wrong_type_are_named(tmp_path, text, message):
         get_config(str(path))
     with pytest.raises(ConfigError, match=re.escape("epochs: expected int, got 'abc'")):
         apply_overrides(get_config("tiny"), ["epochs=abc"])
+    # one syntax for --set in train and track: Python literals and JSON both work
+    cfg = apply_overrides(get_config("tiny"), ["optim.grad_clip_norm=None", "amp=true", "optim.milestones=[3]"])
+    assert cfg.optim.grad_clip_norm is None and cfg.amp is True and cfg.optim.milestones == [3]
 
 
 def test_unknown_dataset_kinds_and_empty_runs_are_refused(train_root, tmp_path):

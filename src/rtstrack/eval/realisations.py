@@ -75,8 +75,10 @@ def score_all(entries: Mapping[str, Sequence[str]], root: Path, out_dir: Path, w
         if main_eval(cmd) != 0:
             raise RTSTrackError(f"rtstrack eval of {label} on {root} failed (its messages are above)")
         scores_file = out / "scores.json"
-        main_analyze([str(out), "--dataset", "folder", "--root", str(root), "--json", str(scores_file),
-                      "--report", str(out / "report.md")])
+        scores_file.unlink(missing_ok=True)  # never read an earlier run's scores
+        if main_analyze([str(out), "--dataset", "folder", "--root", str(root), "--json", str(scores_file),
+                         "--report", str(out / "report.md")]) != 0:
+            raise RTSTrackError(f"rtstrack analyze of {label} on {root} failed (its messages are above)")
         scores[label] = json.loads(scores_file.read_text())[str(out)]
     return scores
 

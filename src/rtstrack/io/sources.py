@@ -24,9 +24,6 @@ import numpy as np
 from rtstrack.data.folder import IMAGE_SUFFIXES, list_images
 from rtstrack.errors import InputError
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
-"""File suffixes recognised as video files (anything FFmpeg decodes also works)."""
-
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 """URL schemes handed to OpenCV/FFmpeg as live or remote streams."""
 

@@ -3,12 +3,12 @@ the code defaults it relies on (rts-spec §4.1). Names follow the reference so t
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from rtstrack.errors import ConfigError
+from rtstrack.overrides import parse_value
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class TrackerConfig:
                 raise ConfigError(f"tracker setting {item!r}: expected KEY=VALUE")
             if key not in known:
                 raise ConfigError(f"unknown tracker setting {key!r}; known: {', '.join(sorted(known))}")
-            value = _parse_value(text.strip())
+            value = parse_value(text.strip())
             _check_type(key, value, getattr(self, key), str(types[key]))
             changes[key] = value
         try:
@@ -170,20 +170,6 @@ def _check_type(key: str, value: Any, current: Any, annotation: str) -> None:
             ok = kind is None or isinstance(value, kind)
     if not ok:
         raise ConfigError(f"tracker setting {key}={value!r}: expected a value like {current!r} ({annotation})")
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-RTS50 = TrackerConfig()
 
 
 def pretrained_tracker_config(name: str = "default") -> TrackerConfig:

@@ -22,10 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rtstrack.errors import ConfigError
-
-#: BGR mean subtracted by the RTS-50 input normalisation (spec §2.1); kept here for documentation.
-RTS_BGR_MEAN = (102.9801, 115.9465, 122.7717)
-
+from rtstrack.overrides import parse_value
 
 @dataclass
 class DatasetSpec:
@@ -494,15 +491,8 @@ def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def _parse_override_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
-    """Apply ``key.sub=value`` overrides (values parsed as JSON when possible) to a TrainConfig."""
+    """Apply ``key.sub=value`` overrides (values read by :func:`rtstrack.overrides.parse_value`) to a TrainConfig."""
     for pair in pairs:
         if "=" not in pair:
             raise ConfigError(f"--set expects key=value, got {pair!r}")
@@ -513,6 +503,6 @@ def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
         for p in parts[:-1]:
             cur[p] = {}
             cur = cur[p]
-        cur[parts[-1]] = _parse_override_value(value)
+        cur[parts[-1]] = parse_value(value)
         cfg = merge_config(cfg, nested)
     return cfg

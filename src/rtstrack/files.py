@@ -7,8 +7,12 @@ error, not a finished evaluation that cannot be saved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from rtstrack.errors import InputError
 
@@ -31,6 +35,28 @@ def replace_atomically(tmp: str | Path, path: str | Path) -> None:
     """
     os.chmod(tmp, _FILE_MODE)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; on success it replaces ``path`` (readers
+    never see a half-written file), on an error it is removed. Creates the parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        replace_atomically(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_open`), UTF-8."""
+    with atomic_open(path, "w") as f:
+        f.write(text)
 
 
 def nonempty_path(text: str) -> str:

@@ -197,7 +197,7 @@ def test_result_files_are_readable_by_others_under_the_usual_umask(tmp_path):
         import rtstrack.files
 
         importlib.reload(rtstrack.files)  # the mode is taken from the umask at import
-        from rtstrack.eval.results import atomic_write_text
+        from rtstrack.files import atomic_write_text
         from rtstrack.models import build_model, save_weights
 
         atomic_write_text(tmp_path / "a.txt", "x")  # tempfile.mkstemp makes 0600 files

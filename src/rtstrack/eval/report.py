@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rtstrack.eval.analysis import BOX_KEYS, MASK_KEYS, Analysis
 from rtstrack.eval.compare import paired_difference
-from rtstrack.eval.results import atomic_write_text
+from rtstrack.files import atomic_write_text
 
 COLUMN_TITLES = {
     "auc": "AUC",

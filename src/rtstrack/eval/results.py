@@ -20,9 +20,7 @@ One *run folder* holds the results of one run over a dataset, in pytracking's la
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import numpy as np
 
 from rtstrack.data.folder import read_box_file
 from rtstrack.errors import InputError
-from rtstrack.files import replace_atomically
+from rtstrack.files import atomic_open, atomic_write_text
 
 SEGMENTATION_DIR = "segmentation"
 FLOAT_DIR = "float"
@@ -57,21 +55,6 @@ def davis_palette() -> bytes:
     return bytes(palette)
 
 
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        replace_atomically(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_png(path: Path, labels: np.ndarray) -> None:
@@ -80,14 +63,8 @@ def atomic_write_png(path: Path, labels: np.ndarray) -> None:
 
     im = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8))
     im.putpalette(davis_palette())  # an "L" image becomes "P", the values stay the indices
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            im.save(f, format="PNG")
-        replace_atomically(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        im.save(f, format="PNG")
 
 
 def format_int_boxes(boxes: np.ndarray) -> str:

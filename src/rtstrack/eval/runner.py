@@ -30,13 +30,12 @@ import numpy as np
 from rtstrack.data.registry import dataset_info, get_dataset
 from rtstrack.data.sequence import Sequence
 from rtstrack.errors import DatasetError, InputError
-from rtstrack.files import check_output_folder
+from rtstrack.files import atomic_write_text, check_output_folder
 from rtstrack.eval.results import (
     DONE_DIR,
     ResultsError,
     RunFolder,
     atomic_write_png,
-    atomic_write_text,
     format_float_boxes,
     format_int_boxes,
     format_times,

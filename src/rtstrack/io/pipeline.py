@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +38,8 @@ from rtstrack.io.overlay import OverlayStyle, OverlayVideoWriter, draw_overlay
 from rtstrack.io.prompts import Prompt, box_from_mask, check_box_in_frame, read_mask_png
 from rtstrack.io.sources import FrameSource, SourceFrame
 from rtstrack.io.writers import ObjectOutputs, WriterParams
+from rtstrack.files import atomic_write_text
+from rtstrack.stopping import StopRequest
 from rtstrack.types import Box, normalize_output
 
 ON_BAD_FRAME = ("skip", "stop")
@@ -110,32 +110,6 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
     objects: list[dict] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
-
-
-class _StopFlag:
-    """Ctrl-C (SIGINT) and SIGTERM set ``requested`` (the loop stops after the current frame);
-    a second signal raises KeyboardInterrupt at once. Only installed in the main thread."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested: str | None = None  # the name of the signal received
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-
-    def __enter__(self) -> _StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
 
 
 @dataclass
@@ -258,9 +232,7 @@ def _resolve_prompts(
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(value: Any) -> Any:
@@ -401,7 +373,7 @@ def run_tracking(
     bar = tqdm(total=total, unit="frame", disable=not options.progress, file=sys.stderr, dynamic_ncols=True)
     iterator = iter(source)
     try:
-        with _StopFlag() as stop:
+        with StopRequest() as stop:
             while not stop.requested:
                 if options.max_frames is not None and report.frames + len(pending_bad) >= options.max_frames:
                     break

@@ -199,9 +199,10 @@ class ObjectOutputs:
             writer.close()
 
 
-OUTPUT_FILES = ("boxes.txt", "summary.json", "summary.json.tmp", "overlay.mp4")
+OUTPUT_FILES = ("boxes.txt", "summary.json", "overlay.mp4")
 OUTPUT_DIRS = ("masks", *BOX_FORMATS)
 _OBJECT_DIR = re.compile(r"obj\d+")
+_SUMMARY_TEMP = re.compile(r"\.summary\.json\..+\.tmp")  # left by a run killed while writing (rtstrack.files.atomic_open)
 
 
 def prepare_output_dir(out_dir: Path, overwrite: bool = False) -> bool:
@@ -236,7 +237,7 @@ def prepare_output_dir(out_dir: Path, overwrite: bool = False) -> bool:
         for entry in out_dir.iterdir():
             if entry.is_dir() and (entry.name in OUTPUT_DIRS or _OBJECT_DIR.fullmatch(entry.name)):
                 shutil.rmtree(entry)
-            elif entry.is_file() and entry.name in OUTPUT_FILES:
+            elif entry.is_file() and (entry.name in OUTPUT_FILES or _SUMMARY_TEMP.fullmatch(entry.name)):
                 entry.unlink()
     probe = out_dir / ".rtstrack-write-test"
     try:

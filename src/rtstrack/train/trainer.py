@@ -26,8 +26,6 @@ import os
 import pickle
 import random
 import re
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from torch import nn
 
 from rtstrack.errors import CheckpointError, ConfigError
 from rtstrack.files import replace_atomically
+from rtstrack.stopping import StopRequest, ignore_stop_signals
 from rtstrack.train.data_sources import build_sources
 from rtstrack.train.objective import RTSObjective, unwrap
 from rtstrack.train.processing import RTSProcessing
@@ -242,49 +241,6 @@ class RunLogger:
                 self.tb.close()
 
 
-class _StopRequest:
-    """Turns the first Ctrl-C (SIGINT) or SIGTERM during :meth:`Trainer.fit` into a request to stop
-    after the current optimiser step and checkpoint; a second one interrupts at once, as usual.
-
-    Installed only in the main thread (signal handlers cannot be set elsewhere); restored on exit.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopRequest":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-        self._restore()  # the next signal acts at once
-        log.warning("%s: stopping after the current step and saving a checkpoint (press Ctrl-C again to stop "
-                    "at once, without one)", signal.Signals(signum).name)
-
-    def _restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous = {}
-
-    def __exit__(self, *exc: Any) -> None:
-        self._restore()
-
-
-def _ignore_stop_signals(worker_id: int) -> None:
-    """DataLoader workers leave Ctrl-C and SIGTERM to the main process (:class:`_StopRequest`).
-
-    A terminal's Ctrl-C, ``kill -- -PGID``, ``timeout`` and a cluster's pre-emption signal the
-    whole process group; a worker killed by it would make the main process fail mid-step
-    ("DataLoader worker ... is killed by signal") before it could save its checkpoint."""
-    for sig in _StopRequest.SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-
-
 # ----------------------------------------------------------------------------- trainer
 @dataclass
 class RunOptions:
@@ -476,7 +432,7 @@ class Trainer:
         workers = min(self.cfg.num_workers, os.cpu_count() or 1)
         return torch.utils.data.DataLoader(
             dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_sequences,
-            pin_memory=self.device.type == "cuda", worker_init_fn=_ignore_stop_signals if workers else None,
+            pin_memory=self.device.type == "cuda", worker_init_fn=ignore_stop_signals if workers else None,
         )
 
     def fit(self) -> TrainResult:
@@ -485,12 +441,16 @@ class Trainer:
         result = TrainResult(self.global_step, self.epoch)
         stop = self.opts.stop_after_steps
         started = time.time()
-        with _StopRequest() as stop_request:
+        def announce(name: str) -> None:
+            log.warning("%s: stopping after the current step and saving a checkpoint (press Ctrl-C again to stop "
+                        "at once, without one)", name)
+
+        with StopRequest(announce) as stop_request:
             self._fit_epochs(epochs, stop, started, stop_request, result)
         result.global_step, result.epoch = self.global_step, self.epoch
         return result
 
-    def _fit_epochs(self, epochs: int, stop: int | None, started: float, stop_request: _StopRequest, result: TrainResult) -> None:
+    def _fit_epochs(self, epochs: int, stop: int | None, started: float, stop_request: StopRequest, result: TrainResult) -> None:
         cfg = self.cfg
         iters = cfg.iters_per_epoch
         accum = cfg.grad_accum_steps
@@ -540,7 +500,7 @@ class Trainer:
                         bar.update(1)
                         bar.set_postfix(loss=f"{out.stats['loss']:.3f}")
                     stopping = (stop is not None and self.global_step >= stop) or self._must_stop(started, stop_request)
-                    result.interrupted = result.interrupted or (stopping and stop_request.requested)
+                    result.interrupted = result.interrupted or (stopping and stop_request.requested is not None)
                     if self.global_step % max(1, cfg.log_every) == 0 or self.step_in_epoch == iters or stopping:
                         row = self._reduce(window, window_n)
                         row.update(kind="train", epoch=self.epoch + 1, step_in_epoch=self.step_in_epoch,
@@ -569,13 +529,13 @@ class Trainer:
         finally:
             self.logger.close()
 
-    def _must_stop(self, started: float, stop_request: _StopRequest) -> bool:
+    def _must_stop(self, started: float, stop_request: StopRequest) -> bool:
         """True once the run's time budget is spent or a stop was requested (Ctrl-C, SIGTERM);
         decided on rank 0 and shared with all ranks, so that they stop at the same step."""
         if self.opts.time_limit_s is None and not self.dist.enabled:
-            return stop_request.requested
+            return stop_request.requested is not None
         out_of_time = self.opts.time_limit_s is not None and time.time() - started > self.opts.time_limit_s
-        flag = torch.tensor([float(out_of_time or stop_request.requested)])
+        flag = torch.tensor([float(out_of_time or stop_request.requested is not None)])
         if self.dist.enabled:
             dist.broadcast(flag, src=0)
         return bool(flag.item())

@@ -163,3 +163,23 @@ def test_depth_builds_and_loads_only_the_stages_used() -> None:
         MobileNetV2Backbone(with_head=True, depth="layer3")
     # RTS-Lite never runs stage 4, so it has no stage-4 weights
     assert not any(".layer4." in k for k in build_model("rts_lite").state_dict())
+
+
+def test_the_imagenet_backbone_is_loaded_for_training_only(monkeypatch, tmp_path):
+    """models/ reads no file unless asked: building RTS-Lite to load a checkpoint into it reads
+    nothing; training starts the backbone from the packaged ImageNet weights."""
+    import rtstrack.models.mobilenetv2 as mnv2
+    from rtstrack.models import build_model
+    from rtstrack.train.recipes import get_config
+    from rtstrack.train.trainer import RunOptions, Trainer
+
+    reads = []
+    real = mnv2._read_state
+    monkeypatch.setattr(mnv2, "_read_state", lambda path: reads.append(path) or real(path))
+    build_model("rts_lite")
+    assert reads == []
+    imagenet = load_mobilenetv2_imagenet(depth="layer3").state_dict()
+    factory = Trainer(get_config("rts_lite"), RunOptions(data_root=tmp_path, out_dir=tmp_path / "run")).model_factory
+    for net in (build_model("rts_lite", imagenet_backbone=True), factory("rts_lite")):
+        state = net.feature_extractor.state_dict()
+        assert state.keys() == imagenet.keys() and all(torch.equal(state[k], imagenet[k]) for k in imagenet)

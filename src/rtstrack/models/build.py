@@ -17,13 +17,15 @@ from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
 
 
-def build_model(config: str | RTSNetConfig = "rts50") -> RTSNet:
-    """A randomly initialised RTS network from a preset name (``rts50``, ``tiny``) or a config."""
+def build_model(config: str | RTSNetConfig = "rts50", imagenet_backbone: bool = False) -> RTSNet:
+    """A randomly initialised RTS network from a preset name (``rts50``, ``tiny``, ``rts_lite``) or a
+    config; with ``imagenet_backbone`` a MobileNetV2 backbone starts from the packaged ImageNet
+    weights (how training starts ``rts_lite``)."""
     if isinstance(config, str):
         if config not in PRESETS:
             raise ConfigError(f"unknown model preset {config!r}; choose one of {sorted(PRESETS)}")
         config = PRESETS[config]
-    return RTSNet(config).eval()
+    return RTSNet(config, imagenet_backbone=imagenet_backbone).eval()
 
 
 def build_sta(config: str | STANetConfig = "sta") -> STANet:

@@ -22,20 +22,21 @@ from rtstrack.models.segmentation import LabelEncoder, SegmentationTargetModel, 
 from rtstrack.models.steepest_descent import DescentResult
 
 
-def build_backbone(name: str, depth: str = "layer4") -> tuple[nn.Module, dict[str, int]]:
+def build_backbone(name: str, depth: str = "layer4", imagenet: bool = False) -> tuple[nn.Module, dict[str, int]]:
     """Backbone module and its output channels per stage (``layer1`` .. ``depth``).
 
     ``depth``: the deepest stage the network uses. The ResNets always build all four stages (the
-    official checkpoints hold them); MobileNetV2 stops there."""
+    official checkpoints hold them); MobileNetV2 stops there. ``imagenet``: a MobileNetV2 starts
+    from the packaged ImageNet weights (3.6 MB, Apache-2.0; rtstrack/weights/NOTICE.md), as
+    training wants; otherwise (and for the ResNets, whose weights come from checkpoints) the
+    weights are random until a checkpoint is loaded."""
     spec = BACKBONES[name]
     if spec["kind"] == "resnet":
         net = ResNet(blocks=spec["blocks"], width=spec["width"])
         return net, dict(net.out_channels)
-    # A fresh MobileNetV2 starts from the packaged ImageNet weights (3.6 MB, Apache-2.0; see
-    # rtstrack/weights/NOTICE.md); loading a trained RTS checkpoint overwrites them.
-    from rtstrack.models.mobilenetv2 import load_mobilenetv2_imagenet
+    from rtstrack.models.mobilenetv2 import MobileNetV2Backbone, load_mobilenetv2_imagenet
 
-    net = load_mobilenetv2_imagenet(depth=depth)
+    net = load_mobilenetv2_imagenet(depth=depth) if imagenet else MobileNetV2Backbone(depth=depth)
     return net, dict(net.out_channels)
 
 
@@ -56,15 +57,18 @@ class PixelNormalizer(nn.Module):
 
 
 class RTSNet(nn.Module):
-    """The RTS network. Build with :func:`rtstrack.models.build_model`."""
+    """The RTS network. Build with :func:`rtstrack.models.build_model`.
 
-    def __init__(self, config: RTSNetConfig) -> None:
+    ``imagenet_backbone``: start a MobileNetV2 backbone from the packaged ImageNet weights (for
+    training); otherwise every weight is random until a checkpoint is loaded."""
+
+    def __init__(self, config: RTSNetConfig, imagenet_backbone: bool = False) -> None:
         super().__init__()
         self.config = config
         c = config
         self.normalizer = PixelNormalizer(c.pixel_format)
         self.backbone_layers = tuple(sorted(set(c.decoder_layers) | {c.feature_layer}))
-        self.feature_extractor, channels = build_backbone(c.backbone, depth=self.backbone_layers[-1])
+        self.feature_extractor, channels = build_backbone(c.backbone, depth=self.backbone_layers[-1], imagenet=imagenet_backbone)
         in_dim = channels[c.feature_layer]
         self.target_model = SegmentationTargetModel(in_dim=in_dim, feat_dim=c.seg_feat_dim, filter_size=c.seg_filter_size)
         dims = (*c.label_encoder_dims, c.num_filters)

@@ -19,6 +19,7 @@ optimiser, the scheduler, the torch/numpy/python RNG states and the position (ep
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import math
@@ -278,7 +279,8 @@ class TrainResult:
 class Trainer:
     """Builds everything from a :class:`TrainConfig` and runs :meth:`fit`.
 
-    ``model_factory(name) -> nn.Module`` defaults to :func:`rtstrack.models.build_model`; any module
+    ``model_factory(name) -> nn.Module`` defaults to :func:`rtstrack.models.build_model` with the
+    ImageNet backbone weights where the preset has them (MobileNetV2); any module
     with the RTS training forward, ``normalize`` and ``config.image_size`` works (tests use stand-ins).
     """
 
@@ -288,7 +290,7 @@ class Trainer:
         if model_factory is None:
             from rtstrack.models import build_model
 
-            model_factory = build_model
+            model_factory = functools.partial(build_model, imagenet_backbone=True)
         self.model_factory = model_factory
         epochs = opts.epochs if opts.epochs is not None else cfg.epochs
         for name, value in (("batch_size", cfg.batch_size), ("grad_accum_steps", cfg.grad_accum_steps),

@@ -1,9 +1,10 @@
 """The ``rtstrack`` command line.
 
-Each subcommand lives in one ``add_<name>_command(subparsers)`` function that declares its
-options and sets ``handler`` (a function ``(args) -> int`` returning the exit code).
-:func:`build_parser` registers them, one call each; to add a command, write such a function and
-call it there.
+Each subcommand lives in one function taking the ``subparsers`` object that declares its options
+and sets ``handler`` (a function ``(args) -> int`` returning the exit code): ``track`` here,
+``eval``/``analyze``/``pack`` in :mod:`rtstrack.eval.commands`, ``train``/``pseudo-masks`` in
+:mod:`rtstrack.train.commands`. :func:`build_parser` registers them, one call each; to add a
+command, write such a function and call it there.
 
 Exit codes: 0 success, 1 error (bad input, tracker or write failure; results so far are kept),
 2 wrong usage (unknown option, missing value), 130 interrupted by Ctrl-C or SIGTERM (results so far
@@ -489,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

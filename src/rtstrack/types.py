@@ -38,8 +38,8 @@ class FrameResult:
     Attributes:
         box: ``(x, y, w, h)`` floats, full-image pixels.
         mask: ``(H, W)`` bool mask of the target (may be all False when the target is lost).
-        score: confidence in [0, 1]-ish: the peak of the instance branch's score map
-            (``nan`` on the initial frame).
+        score: the peak of the instance branch's score map, unbounded (the tracker treats the
+            target as not found below ``clf_target_not_found_threshold``); ``nan`` on the initial frame.
         found: False when both branches lost the target on this frame.
         info: extra per-frame diagnostics (branch decisions, flags); plain Python values.
     """

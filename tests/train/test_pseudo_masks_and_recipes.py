@@ -125,9 +125,9 @@ def test_parsers_wire_into_argparse():
     add_train_parser(sub)
     add_pseudo_masks_parser(sub)
     a = parser.parse_args(["train", "--config", "tiny", "--data-root", "d", "--out", "o", "--resume"])
-    assert a.resume and a.config == "tiny" and callable(a.func)
+    assert a.resume and a.config == "tiny" and callable(a.handler)
     b = parser.parse_args(["pseudo-masks", "--data-root", "d", "--out", "o", "--weights", "w", "--stride", "5"])
-    assert b.stride == 5 and callable(b.func)
+    assert b.stride == 5 and callable(b.handler)
 
 
 @pytest.mark.parametrize("name", list_configs())

@@ -1,6 +1,6 @@
 """Command-line front ends of the evaluation toolkit: ``eval``, ``analyze`` and ``pack``.
 
-The main CLI wires these in with ``add_eval_parser(subparsers)`` etc.; each sets ``func`` to a
+The main CLI wires these in with ``add_eval_parser(subparsers)`` etc.; each sets ``handler`` to a
 function of the parsed namespace returning an exit code. Standalone: ``python -m
 rtstrack.eval.commands {eval,analyze,pack} ...`` or :func:`main_eval` / :func:`main_analyze`.
 """
@@ -105,7 +105,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--address", help="Ray cluster address (with --backend ray), e.g. auto")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars on stderr (default: when stderr is a terminal)")
-    p.set_defaults(func=run_eval_command)
+    p.set_defaults(handler=run_eval_command)
     return p
 
 
@@ -182,7 +182,7 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
                         "and J with a 95%% bootstrap interval")
     p.add_argument("--group", choices=("sequence", "trial"), default="sequence",
                    help="--paired resamples sequences (default) or, for rtstrack.eval.trials folders, whole videos")
-    p.set_defaults(func=run_analyze_command)
+    p.set_defaults(handler=run_analyze_command)
     return p
 
 
@@ -264,7 +264,7 @@ def add_pack_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="dataset split the results are for (default: test)")
     p.add_argument("--out", required=True, type=nonempty_path, help="zip file to write")
     p.add_argument("--precise", action="store_true", help="pack float boxes instead of pytracking's integers")
-    p.set_defaults(func=run_pack_command)
+    p.set_defaults(handler=run_pack_command)
     return p
 
 
@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return args.handler(args)
 
 
 def main_eval(argv: list[str] | None = None) -> int:

@@ -112,7 +112,8 @@ class RTSNet(nn.Module):
         return self.target_model.feature_extractor(backbone[self.config.feature_layer])
 
     def classification_features(self, backbone: dict[str, torch.Tensor]) -> torch.Tensor:
-        """``(N, clf_feat_dim, H/32, W/32)`` L2-normalised DiMP features."""
+        """``(N, clf_feat_dim, H/s, W/s)`` L2-normalised DiMP features, ``s = feature_stride *
+        clf_feat_stride`` (32 for RTS-50, 16 for RTS-Lite)."""
         return self.classifier.feature_extractor(backbone[self.config.feature_layer])
 
     def encode_masks(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,7 +150,8 @@ class RTSNet(nn.Module):
         return self.classifier.learner.learn(filt, features, labels, num_iter, sample_weight, compute_losses)
 
     def classify(self, filt: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """DiMP scores ``(I, S, h+1, w+1)`` of features ``(I, S, C, h, w)``."""
+        """DiMP scores of features ``(I, S, C, h, w)``: ``(I, S, h+1, w+1)`` for an even filter size
+        (RTS-50's 4), ``(I, S, h, w)`` for an odd one."""
         return self.classifier.learner.classify(filt, features)
 
     def apply_target_model(self, seg_filter: torch.Tensor, features: torch.Tensor) -> torch.Tensor:

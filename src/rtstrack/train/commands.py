@@ -5,7 +5,7 @@ The CLI module wires them with::
     from rtstrack.train.commands import add_train_parser, add_pseudo_masks_parser
     add_train_parser(subparsers); add_pseudo_masks_parser(subparsers)
 
-Each parser sets ``func=`` to a callable ``(args) -> int`` exit code (0 ok, 2 user error).
+Each parser sets ``handler=`` to a callable ``(args) -> int`` exit code (0 ok, 2 user error).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                    help="checkpoint and stop after this much wall-clock time (resume later with --resume)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. optim.milestones=[2]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_train)
+    p.set_defaults(handler=run_train)
     return p
 
 
@@ -154,7 +154,7 @@ def add_pseudo_masks_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--overwrite", action="store_true", help="recompute masks that already exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_pseudo_masks)
+    p.set_defaults(handler=run_pseudo_masks)
     return p
 
 
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     add_train_parser(sub)
     add_pseudo_masks_parser(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

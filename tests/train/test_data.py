@@ -2,7 +2,6 @@
 
 import cv2
 import numpy as np
-import pytest
 
 from rtstrack.train.data_sources import build_sources, build_videos, is_held_out
 from rtstrack.train.processing import RTSProcessing

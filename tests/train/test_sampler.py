@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from rtstrack.errors import DatasetError
-from rtstrack.train.processing import Frame
 from rtstrack.train.recipes import SamplerConfig
 from rtstrack.train.sampler import FrameSampler, RankBatchSampler, _visible_ids
 

@@ -7,7 +7,7 @@ import math
 import torch
 
 from rtstrack.models.sta import STANet
-from rtstrack.tracker.sampling import box_in_crop, paste_scores, sample_location, sample_patch
+from rtstrack.tracker.sampling import CERTAIN_LOGIT, box_in_crop, paste_scores, sample_location, sample_patch
 
 
 def predict_init_mask(
@@ -37,8 +37,8 @@ def predict_init_mask(
     _, logits = sta(patch, crop_box.view(1, 4))
     scores, _ = paste_scores(logits, tuple(image.shape[-2:]), sample_pos, sample_scale)
     bx, by, bw, bh = (int(v) for v in torch.tensor([x, y, w, h]).long().tolist())
-    scores[:, :bx] = -100
-    scores[:, bx + bw :] = -100
-    scores[:by, :] = -100
-    scores[by + bh :, :] = -100
+    scores[:, :bx] = -CERTAIN_LOGIT
+    scores[:, bx + bw :] = -CERTAIN_LOGIT
+    scores[:by, :] = -CERTAIN_LOGIT
+    scores[by + bh :, :] = -CERTAIN_LOGIT
     return (scores > 0).float()

@@ -19,13 +19,15 @@ import cv2
 import numpy as np
 import torch
 
+from rtstrack.tracker.sampling import CERTAIN_LOGIT
+
 
 def keep_target_components(
     logits: torch.Tensor,
     center_yx: tuple[float, float],
     size_hw: tuple[float, float],
     margin: float,
-    fill: float = -100.0,
+    fill: float = -CERTAIN_LOGIT,
 ) -> torch.Tensor:
     """Suppress the mask components far from the target.
 

@@ -33,11 +33,11 @@ from rtstrack.models.build import load_weights
 from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
 from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
-from rtstrack.tracker.sampling import mask_to_box
+from rtstrack.tracker.sampling import CERTAIN_LOGIT, mask_to_box
 from rtstrack.tracker.tracker import Tracker, resolve_device
 from rtstrack.types import Box, FrameResult
 
-INIT_LOGIT = 100.0
+INIT_LOGIT = CERTAIN_LOGIT
 """Raw score given to an object on the frame it is initialised: ``(mask - 0.5) * 2 * INIT_LOGIT``
 (+100 on the mask, -100 elsewhere), as the reference."""
 

@@ -12,6 +12,11 @@ import math
 import torch
 import torch.nn.functional as F
 
+CERTAIN_LOGIT = 100.0
+"""The reference's "certain" mask logit: pixels outside the search crop (or outside the box when a
+box becomes a mask) get ``-CERTAIN_LOGIT``, and a frame-0 mask becomes ``+/-CERTAIN_LOGIT``
+(``(mask - 0.5) * 2 * CERTAIN_LOGIT``). Its sigmoid is exactly 0 or 1 in float32."""
+
 
 def sample_patch(
     image: torch.Tensor,
@@ -137,7 +142,7 @@ def box_in_crop(
 
 
 def paste_scores(
-    scores: torch.Tensor, image_size: tuple[int, int], sample_pos: torch.Tensor, sample_scale: torch.Tensor, fill: float = -100.0
+    scores: torch.Tensor, image_size: tuple[int, int], sample_pos: torch.Tensor, sample_scale: torch.Tensor, fill: float = -CERTAIN_LOGIT
 ) -> tuple[torch.Tensor, tuple[slice, slice] | None]:
     """Resize crop logits ``(1, 1, h, w)`` by ``sample_scale`` and paste them into an ``(H, W)`` canvas.
 
@@ -169,7 +174,7 @@ def probability_and_mask(
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[float, float, float, float]]:
     """Target probability ``sigmoid(canvas)``, mask ``canvas > 0`` (both ``(H, W)``) and the mask's
     box (:func:`mask_to_box`) of a :func:`paste_scores` canvas, computed inside its ``window``
-    only: outside it the canvas holds the fill (-100), whose sigmoid is 0 in float32."""
+    only: outside it the canvas holds the fill (-CERTAIN_LOGIT), whose sigmoid is 0 in float32."""
     prob = torch.zeros_like(canvas)
     mask = torch.zeros(canvas.shape, dtype=torch.bool, device=canvas.device)
     if window is None:

@@ -242,21 +242,15 @@ def _check_device(device: str) -> None:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a CUDA device is available, else ``cpu``; checks ``cuda``."""
+    """``--device`` as the name of a device that exists here: ``auto`` -> ``cuda`` when a CUDA device
+    is available, else ``cpu`` (the checks are :func:`rtstrack.tracker.tracker.resolve_device`'s)."""
     _check_device(device)
-    if device == "cpu":
-        return "cpu"
-    import torch
+    from rtstrack.tracker.tracker import resolve_device as resolve
 
-    available = torch.cuda.is_available()
-    if device == "auto":
-        return "cuda" if available else "cpu"
-    if not available:
-        raise InputError(f"--device {device}: no CUDA device is available here; use --device cpu")
-    index = int(device[5:]) if ":" in device else 0
-    if index >= torch.cuda.device_count():
-        raise InputError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) available")
-    return device
+    try:
+        return str(resolve(device))
+    except InputError as exc:
+        raise InputError(f"--{exc}") from None
 
 
 def build_trackers(args: argparse.Namespace, count: int) -> tuple[list[Any] | Any, dict[str, Any]]:

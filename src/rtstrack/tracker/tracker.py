@@ -46,15 +46,19 @@ from rtstrack.types import Box, FrameResult
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None -> CUDA when available, else CPU; other values as given (validated)."""
+    """``"auto"``/None -> CUDA when available, else CPU; other values as given, checked: a CUDA
+    device must exist (``cuda:1`` on a one-GPU machine is an InputError)."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise InputError(f"device {device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+        raise InputError(f"device {str(device)!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {str(device)!r}: no CUDA device is available here; use 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) available")
     return dev
 
 

@@ -115,3 +115,37 @@ def test_trax_client_gone_is_a_one_line_error():
         "rtstrack-trax: error: the TraX connection failed (Exception when waiting for command: Unknown); was the "
         "client (the VOT toolkit) stopped?"
     ]
+
+
+def test_trax_server_answers_a_local_client_with_the_packaged_model():
+    """The TraX session the VOT toolkit runs, driven by the trax library's own client (no toolkit,
+    so it runs in the default suite): handshake, initialise with a rectangle, three frames."""
+    _ensure_trax_server_side()
+    import trax
+    from trax.client import Client
+
+    seq = get_dataset("dev", SHARED / "data" / "dev")["davis16_car-shadow"]
+    proc = subprocess.Popen([sys.executable, "-m", "rtstrack.eval.trax", "--output", "rectangle"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        client = Client((proc.stdin.fileno(), proc.stdout.fileno()), log=lambda *a: None)
+        assert client.tracker_name == "rtstrack"
+
+        def image(i):
+            return {trax.ImageChannel.COLOR: trax.FileImage.create(str(seq.frames[i]))}
+
+        x, y, w, h = (float(v) for v in seq.boxes[0])
+        objects, _ = client.initialize(image(0), [(trax.Rectangle.create(x, y, w, h), {})], {})
+        assert objects[0][0].type == trax.Region.RECTANGLE
+        for i in (1, 2, 3):
+            objects, _ = client.frame(image(i), {}, [])
+            bx, by, bw, bh = objects[0][0].bounds()
+            truth = seq.boxes[i]
+            ix = max(0.0, min(bx + bw, truth[0] + truth[2]) - max(bx, truth[0]))
+            iy = max(0.0, min(by + bh, truth[1] + truth[3]) - max(by, truth[1]))
+            assert ix * iy / (bw * bh + truth[2] * truth[3] - ix * iy) > 0.5  # the car, frame by frame
+        client.quit()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

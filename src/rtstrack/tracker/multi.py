@@ -34,7 +34,7 @@ from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
 from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
 from rtstrack.tracker.sampling import CERTAIN_LOGIT, mask_to_box
-from rtstrack.tracker.tracker import Tracker, resolve_device
+from rtstrack.tracker.tracker import Tracker, check_frame, frame_to_tensor, resolve_device
 from rtstrack.types import Box, FrameResult
 
 INIT_LOGIT = CERTAIN_LOGIT
@@ -150,8 +150,7 @@ class MultiTracker:
         self._last_frame: np.ndarray | None = None
         self._last_results: dict[int, FrameResult] = {}
         self._new_ids: set[int] = set()
-        # Validates box_init against sta now (not on the first object); checks and converts frames.
-        self._frames = self._new_tracker()
+        self._new_tracker()  # checks box_init against sta now, not when the first object arrives
 
     # ------------------------------------------------------------------------------------ builders
     @classmethod
@@ -290,7 +289,7 @@ class MultiTracker:
 
     def _prompts(self, frame, boxes, masks, object_ids, label_map) -> dict[int, tuple[Box | None, np.ndarray | None]]:
         """Check the init arguments; ``{id: (box, mask)}`` in object order."""
-        self._frames._check_frame(frame, None)
+        check_frame(frame)
         height, width = frame.shape[:2]
         if label_map is not None:
             if boxes is not None or masks is not None:
@@ -342,14 +341,14 @@ class MultiTracker:
         if self._image_size is None:
             raise InputError("track() called before init(): call multi.init(frame, boxes=[...]) first")
         trackers = list(self.trackers.items())
-        self._frames._check_frame(frame, self._image_size)
+        check_frame(frame, self._image_size)
         self.frame_index += 1
         self._last_frame = frame
         self._new_ids.clear()
         self._last_results = {}
         self.last_raw_logits = {}
         if trackers:
-            image = self._frames._to_tensor(frame)
+            image = frame_to_tensor(frame, self.device)
             crops = [tracker.begin_frame(image) for _, tracker in trackers]
             backbone = self.net.extract_backbone(self.net.normalize(torch.cat([c.patch for c in crops])))
             for k, (object_id, tracker) in enumerate(trackers):

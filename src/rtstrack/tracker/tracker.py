@@ -62,6 +62,32 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
+def check_frame(frame: np.ndarray, expect_size: tuple[int, int] | None = None) -> None:
+    """Raise InputError unless ``frame`` is an ``(H, W, 3)`` uint8 RGB array (of ``expect_size``
+    ``(H, W)`` when given: every frame of a video has the first one's size)."""
+    if not isinstance(frame, np.ndarray):
+        raise InputError(f"frame must be a numpy array (H, W, 3) uint8 RGB, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise InputError(f"frame must have dtype uint8 (RGB 0..255), got {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise InputError(f"frame must have shape (H, W, 3) (RGB), got {frame.shape}")
+    if frame.shape[0] < 2 or frame.shape[1] < 2:
+        raise InputError(f"frame is too small: {frame.shape}")
+    if expect_size is not None and tuple(frame.shape[:2]) != tuple(expect_size):
+        raise InputError(
+            f"frame size {frame.shape[1]}x{frame.shape[0]} differs from the first frame's "
+            f"{expect_size[1]}x{expect_size[0]}; all frames of a video must have the same size"
+        )
+
+
+def frame_to_tensor(frame: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 RGB -> ``(1, 3, H, W)`` float RGB in [0, 255] on ``device``."""
+    # torch.from_numpy warns on read-only arrays (np.asarray of a PIL image is one); the frame
+    # is only read, so such frames are copied rather than shared
+    frame = np.require(frame, requirements=("C", "W"))
+    return torch.from_numpy(frame).to(device).permute(2, 0, 1)[None].float()
+
+
 @dataclass
 class TrackState:
     """Everything the tracker carries from one frame to the next (``(y, x)`` / ``(h, w)`` tensors)."""
@@ -199,21 +225,6 @@ class Tracker:
         self.clf_output_sz = self.clf_feature_sz + torch.tensor([(k + 1) % 2 for k in self.clf_kernel])
 
     # ------------------------------------------------------------------------------------ validation
-    def _check_frame(self, frame: np.ndarray, expect_size: tuple[int, int] | None) -> None:
-        if not isinstance(frame, np.ndarray):
-            raise InputError(f"frame must be a numpy array (H, W, 3) uint8 RGB, got {type(frame).__name__}")
-        if frame.dtype != np.uint8:
-            raise InputError(f"frame must have dtype uint8 (RGB 0..255), got {frame.dtype}")
-        if frame.ndim != 3 or frame.shape[2] != 3:
-            raise InputError(f"frame must have shape (H, W, 3) (RGB), got {frame.shape}")
-        if frame.shape[0] < 2 or frame.shape[1] < 2:
-            raise InputError(f"frame is too small: {frame.shape}")
-        if expect_size is not None and tuple(frame.shape[:2]) != tuple(expect_size):
-            raise InputError(
-                f"frame size {frame.shape[1]}x{frame.shape[0]} differs from the first frame's "
-                f"{expect_size[1]}x{expect_size[0]}; all frames of a video must have the same size"
-            )
-
     @staticmethod
     def _check_box(box, height: int, width: int) -> Box:
         try:
@@ -249,7 +260,7 @@ class Tracker:
         Returns:
             The frame-0 result: the given (clipped) box and the initial mask.
         """
-        self._check_frame(frame, None)
+        check_frame(frame, None)
         height, width = frame.shape[:2]
         if box is None and mask is None:
             raise InputError("init needs box=(x, y, w, h) or mask=(H, W) array")
@@ -270,7 +281,7 @@ class Tracker:
             if not mask[y : y + max(h, 1), x : x + max(w, 1)].any():
                 raise InputError(f"the box {box} and the mask disagree: no mask pixel lies inside the box "
                                  f"(give the mask alone, and its box is used)")
-        image = self._to_tensor(frame)
+        image = frame_to_tensor(frame, self.device)
         self._init_state(image, box)
         self._init_classifier(image)
         features = None
@@ -314,12 +325,6 @@ class Tracker:
                 break
             mask = new
         return mask, init_features
-
-    def _to_tensor(self, frame: np.ndarray) -> torch.Tensor:
-        # torch.from_numpy warns on read-only arrays (np.asarray of a PIL image is one); the frame
-        # is only read, so such frames are copied rather than shared
-        frame = np.require(frame, requirements=("C", "W"))
-        return torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float()
 
     def _init_state(self, image: torch.Tensor, box: Box) -> None:
         """A fresh :class:`TrackState` at the first frame's box."""
@@ -448,8 +453,8 @@ class Tracker:
         """Track the target into ``frame`` (``(H, W, 3)`` uint8 RGB, same size as the first frame)."""
         if self.state is None:
             raise InputError("track() called before init(): call tracker.init(frame, box=(x, y, w, h)) first")
-        self._check_frame(frame, self.state.image_size)
-        image = self._to_tensor(frame)
+        check_frame(frame, self.state.image_size)
+        image = frame_to_tensor(frame, self.device)
         crop = self.begin_frame(image)
         crop.backbone = self.net.extract_backbone(self.net.normalize(crop.patch))
         raw, result = self.end_frame(image, crop)
@@ -467,8 +472,8 @@ class Tracker:
     def frame_tensor(self, frame: np.ndarray) -> torch.Tensor:
         """``(H, W, 3)`` uint8 RGB frame -> ``(1, 3, H, W)`` float tensor on the tracker's device
         (checked against the first frame's size when tracking has started)."""
-        self._check_frame(frame, self.state.image_size if self.state is not None else None)
-        return self._to_tensor(frame)
+        check_frame(frame, self.state.image_size if self.state is not None else None)
+        return frame_to_tensor(frame, self.device)
 
     def set_previous_probability(self, prob: torch.Tensor) -> None:
         """Set the map P the next ``begin_frame`` learns from and repositions with (spec §4.5

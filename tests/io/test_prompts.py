@@ -54,6 +54,10 @@ def test_box_must_overlap_the_frame() -> None:
     assert "part inside: 850,470,4,10" in clipped and "covers 40 px²" in small
     (small,) = check_box_in_frame((300, 200, 5, 5), shape)
     assert "covers 25 px² of the frame" in small
+    from rtstrack.io.prompts import SMALL_TARGET_AREA
+    from rtstrack.tracker.config import TrackerConfig
+
+    assert SMALL_TARGET_AREA == TrackerConfig().min_mask_area  # the warning names RTS's rule
     for box in [(854, 0, 10, 10), (-10, 0, 10, 10), (0, 480, 5, 5), (1000, 1000, 5, 5)]:
         with pytest.raises(InputError, match=r"outside the first frame \(854x480"):
             check_box_in_frame(box, shape)

@@ -30,7 +30,6 @@ import numpy as np
 from rtstrack.data.registry import dataset_info, get_dataset
 from rtstrack.data.sequence import Sequence
 from rtstrack.errors import DatasetError, InputError
-from rtstrack.files import atomic_write_text, check_output_folder
 from rtstrack.eval.results import (
     DONE_DIR,
     ResultsError,
@@ -42,6 +41,7 @@ from rtstrack.eval.results import (
     run_folders_for_writing,
 )
 from rtstrack.eval.trackers import TrackerSpec, new_tracker
+from rtstrack.files import atomic_write_text, check_output_folder
 from rtstrack.types import mask_box, normalize_output
 
 PROGRESS_EVERY_FRAMES = 10

@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 
 from rtstrack.errors import InputError, RTSTrackError
+from rtstrack.files import atomic_write_text
 from rtstrack.io.overlay import OverlayStyle, OverlayVideoWriter, draw_overlay
 from rtstrack.io.prompts import Prompt, box_from_mask, check_box_in_frame, read_mask_png
 from rtstrack.io.sources import FrameSource, SourceFrame
 from rtstrack.io.writers import ObjectOutputs, WriterParams
-from rtstrack.files import atomic_write_text
 from rtstrack.stopping import StopRequest
 from rtstrack.types import Box, normalize_output
 

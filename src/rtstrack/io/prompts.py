@@ -85,7 +85,8 @@ def parse_mask_path(text: str) -> Path:
 
 SMALL_TARGET_AREA = 100.0
 """Box area (px²) at or below which a target is hard to track: RTS treats a mask of this size as
-lost (``TrackerConfig.min_mask_area``), and any tracker has few pixels to go on."""
+lost (``TrackerConfig.min_mask_area``; a test keeps the two equal, and this module does not import
+the tracker, which would load torch), and any tracker has few pixels to go on."""
 
 
 def check_box_in_frame(box: Box, frame_shape: tuple[int, ...], label: str = "--box") -> list[str]:

@@ -33,13 +33,10 @@ from rtstrack.models.build import load_weights
 from rtstrack.models.rts import RTSNet
 from rtstrack.models.sta import STANet
 from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config
-from rtstrack.tracker.sampling import CERTAIN_LOGIT, mask_to_box
+from rtstrack.tracker.sampling import certain_logits, mask_to_box
 from rtstrack.tracker.tracker import Tracker, check_frame, frame_to_tensor, resolve_device
 from rtstrack.types import Box, FrameResult
 
-INIT_LOGIT = CERTAIN_LOGIT
-"""Raw score given to an object on the frame it is initialised: ``(mask - 0.5) * 2 * INIT_LOGIT``
-(+100 on the mask, -100 elsewhere), as the reference."""
 
 MAX_UINT8_ID = 255
 
@@ -69,7 +66,7 @@ def soft_aggregate(logits: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     """Merge per-object raw scores into per-label probabilities (RGMP soft aggregation, spec §4.7).
 
     Args:
-        logits: ``(N, H, W)`` raw scores of N objects (``(mask - 0.5) * 200`` for an object
+        logits: ``(N, H, W)`` raw scores of N objects (``sampling.certain_logits(mask)`` for an object
             initialised on this frame).
         eps: the background probability is clamped to ``[eps, 1 - eps]``.
     Returns:
@@ -230,7 +227,7 @@ class MultiTracker:
 
         Call it right after ``track(frame)`` (or ``init``) with the same frame, once per new
         object: the new object is initialised on that frame with its raw score
-        ``(mask - 0.5) * 200`` and the frame's aggregation is recomputed with it, as the
+        ``sampling.certain_logits(mask)`` and the frame's aggregation is recomputed with it, as the
         reference does. Returns the updated result of that frame.
         """
         if self._image_size is None or self._last_frame is None:
@@ -282,7 +279,7 @@ class MultiTracker:
         """Add a started object to the tracked ones (its first logits, result and 'new' flag)."""
         self.trackers[object_id] = tracker
         init_mask = torch.from_numpy(result.mask).to(self.device, torch.float32)
-        self.last_raw_logits[object_id] = (init_mask - 0.5) * (2 * INIT_LOGIT)
+        self.last_raw_logits[object_id] = certain_logits(init_mask)
         result.info = {**result.info, "frame": self.frame_index, "object_frame": 0, "initialised": True}
         self._last_results[object_id] = result
         self._new_ids.add(object_id)

@@ -15,7 +15,12 @@ import torch.nn.functional as F
 CERTAIN_LOGIT = 100.0
 """The reference's "certain" mask logit: pixels outside the search crop (or outside the box when a
 box becomes a mask) get ``-CERTAIN_LOGIT``, and a frame-0 mask becomes ``+/-CERTAIN_LOGIT``
-(``(mask - 0.5) * 2 * CERTAIN_LOGIT``). Its sigmoid is exactly 0 or 1 in float32."""
+(:func:`certain_logits`). Its sigmoid is exactly 0 or 1 in float32."""
+
+
+def certain_logits(mask: torch.Tensor) -> torch.Tensor:
+    """A 0/1 mask as the reference's frame-0 logits: ``+CERTAIN_LOGIT`` on it, ``-CERTAIN_LOGIT`` elsewhere."""
+    return (mask - 0.5) * (2 * CERTAIN_LOGIT)
 
 
 def sample_patch(

@@ -32,8 +32,8 @@ from rtstrack.tracker.config import TrackerConfig, pretrained_tracker_config, re
 from rtstrack.tracker.labels import gaussian_label, label_center
 from rtstrack.tracker.memory import SampleMemory
 from rtstrack.tracker.sampling import (
-    CERTAIN_LOGIT,
     box_in_crop,
+    certain_logits,
     crop_to_output,
     gaussian_blur,
     mask_to_box,
@@ -375,7 +375,7 @@ class Tracker:
             {"features": features, "labels": labels[0], "spatial_weights": weights[0]}, torch.full((n,), 1.0 / n)
         )
         self._keep_seg_scores(learnt.scores)
-        st.prev_probability = (init_mask - 0.5) * (2 * CERTAIN_LOGIT)  # logits here, probabilities after frame 0
+        st.prev_probability = certain_logits(init_mask)  # logits here, probabilities after frame 0
         st.seg_too_small = bool(torch.count_nonzero(init_mask).item() <= cfg.min_mask_area)
         st.is_lost_seg = st.seg_too_small
         return features
@@ -631,7 +631,7 @@ class Tracker:
     def end_frame(self, image: torch.Tensor, crop: SearchCrop) -> tuple[torch.Tensor, FrameResult]:
         """Steps 5-10: both branches on the crop's backbone features, outputs and classifier update.
 
-        Returns the full-image logits ``(H, W)`` (-CERTAIN_LOGIT outside the crop) and the frame result.
+        Returns the full-image logits ``(H, W)`` (``-sampling.CERTAIN_LOGIT`` outside the crop) and the frame result.
         The next frame needs its P: call :meth:`set_previous_probability` before the next
         ``begin_frame`` (``track`` does it with ``sigmoid`` of these logits).
         """

@@ -24,6 +24,7 @@ from typing import Any
 from rtstrack.errors import ConfigError
 from rtstrack.overrides import parse_value
 
+
 @dataclass
 class DatasetSpec:
     """One training (or validation) source and its sampling weight.

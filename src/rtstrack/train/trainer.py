@@ -292,9 +292,9 @@ class Trainer:
 
             model_factory = functools.partial(build_model, imagenet_backbone=True)
         self.model_factory = model_factory
-        epochs = opts.epochs if opts.epochs is not None else cfg.epochs
+        self.epochs = opts.epochs if opts.epochs is not None else cfg.epochs
         for name, value in (("batch_size", cfg.batch_size), ("grad_accum_steps", cfg.grad_accum_steps),
-                            ("epochs", epochs), ("sampler.samples_per_epoch", cfg.sampler.samples_per_epoch),
+                            ("epochs", self.epochs), ("sampler.samples_per_epoch", cfg.sampler.samples_per_epoch),
                             ("log_every", cfg.log_every), ("keep_checkpoints", cfg.keep_checkpoints)):
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
@@ -309,10 +309,11 @@ class Trainer:
         self.dist = setup_distributed(kind)
         self.device = pick_device(opts.device, self.dist)
         self.run_dir = Path(opts.out_dir)
-        if not opts.resume and list_checkpoints(self.run_dir):
+        earlier = list_checkpoints(self.run_dir)
+        if earlier and not opts.resume:
             raise ConfigError(
-                f"--out {self.run_dir} holds the checkpoints of an earlier run (latest: "
-                f"{list_checkpoints(self.run_dir)[-1].name}); pass --resume to continue it, or choose another --out"
+                f"--out {self.run_dir} holds the checkpoints of an earlier run (latest: {earlier[-1].name}); "
+                "pass --resume to continue it, or choose another --out"
             )
         if cfg.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -439,16 +440,14 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         self._setup()
-        epochs = self.opts.epochs if self.opts.epochs is not None else self.cfg.epochs
         result = TrainResult(self.global_step, self.epoch)
-        stop = self.opts.stop_after_steps
-        started = time.time()
+
         def announce(name: str) -> None:
             log.warning("%s: stopping after the current step and saving a checkpoint (press Ctrl-C again to stop "
                         "at once, without one)", name)
 
         with StopRequest(announce) as stop_request:
-            self._fit_epochs(epochs, stop, started, stop_request, result)
+            self._fit_epochs(self.epochs, self.opts.stop_after_steps, time.time(), stop_request, result)
         result.global_step, result.epoch = self.global_step, self.epoch
         return result
 
